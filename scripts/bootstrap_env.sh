@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Create (idempotently) the environments the plugin, its demo and its tests run in.
+#
+#   $E2MC_HOME/torch-2.14.1   torch + torchvision, shared by every host venv through a .pth file
+#   $E2MC_HOME/host-1.0.2     solo-learn 1.0.2 from PyPI (--no-deps) + pinned compatibility stack
+#   $E2MC_HOME/host-1.0.6     solo-learn main from $SOLO_LEARN_SRC (only when it is set)
+#
+# Each step writes a stamp holding the hash of its inputs; an unchanged step is skipped, so a
+# re-run takes seconds. Usage: scripts/bootstrap_env.sh [1.0.2|1.0.6|all]   (default: all)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+E2MC_HOME=${E2MC_HOME:-$HOME/.cache/e2mc-plugin}
+PYTHON=${PYTHON:-python3}
+TORCH_PINS="torch==2.14.1 torchvision==0.29.1"
+BASE=$E2MC_HOME/torch-2.14.1
+WHICH=${1:-all}
+mkdir -p "$E2MC_HOME"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+quiet_pip() { "$@" 2>&1 | grep -v "^WARNING: Location 'file://" | grep -Ev '^(Requirement already satisfied|Looking in|Processing )' || true; }
+stamp_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+up_to_date() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
+
+ensure_base() {
+  local stamp; stamp=$(echo "$TORCH_PINS $($PYTHON -V 2>&1)" | sha256sum | cut -c1-16)
+  up_to_date "$BASE" "$stamp" && return 0
+  log "creating $BASE ($TORCH_PINS, ~5.5 GB from local disk)"
+  rm -rf "$BASE"; "$PYTHON" -m venv "$BASE"
+  quiet_pip "$BASE/bin/pip" install -q $TORCH_PINS
+  "$BASE/bin/python" -c "import torch, torchvision" || { log "torch base is broken"; exit 1; }
+  echo "$stamp" > "$BASE/.stamp"
+}
+
+# make_host_venv NAME REQUIREMENTS SOLO_SPEC
+make_host_venv() {
+  local name=$1 req=$2 solo=$3 venv=$E2MC_HOME/host-$1
+  local src_rev=""
+  if [ -d "$solo" ]; then src_rev=$(cd "$solo" && { git rev-parse HEAD 2>/dev/null || find . -name '*.py' -newer setup.py | wc -l; }); fi
+  local stamp; stamp=$( { stamp_of "$ROOT/requirements/common.txt" "$ROOT/$req" "$ROOT/setup.cfg" "$ROOT/scripts/bootstrap_env.sh"; echo "$ROOT $solo $src_rev"; cat "$BASE/.stamp"; } | sha256sum | cut -c1-16)
+  if up_to_date "$venv" "$stamp"; then log "host $name: up to date ($venv)"; return 0; fi
+  log "host $name: building $venv"
+  [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+  local sp; sp=$("$venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+  "$BASE/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$sp/_e2mc_torch_base.pth"
+  quiet_pip "$venv/bin/pip" install -q --upgrade "pip<25"
+  (cd "$ROOT/requirements" && quiet_pip "$venv/bin/pip" install -q -r "$ROOT/$req")
+  if [ -d "$solo" ]; then
+    quiet_pip "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$solo"
+  else
+    quiet_pip "$venv/bin/pip" install -q --no-deps "$solo"
+  fi
+  quiet_pip "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT"
+  "$venv/bin/python" -c "import torch, solo, e2mc_plugin; print('host', '$name', 'ok: torch', torch.__version__)" >&2
+  echo "$stamp" > "$venv/.stamp"
+}
+
+ensure_base
+case "$WHICH" in all|1.0.2) make_host_venv 1.0.2 requirements/host-1.0.2.txt "solo-learn==1.0.2" ;; esac
+case "$WHICH" in all|1.0.6)
+  if [ -n "${SOLO_LEARN_SRC:-}" ] && [ -f "${SOLO_LEARN_SRC}/setup.py" ]; then
+    make_host_venv 1.0.6 requirements/host-1.0.6.txt "$(cd "$SOLO_LEARN_SRC" && pwd)"
+  else
+    log "host 1.0.6: skipped (SOLO_LEARN_SRC is not set to a solo-learn checkout)"
+  fi ;;
+esac
