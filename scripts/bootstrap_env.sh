@@ -12,13 +12,21 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 E2MC_HOME=${E2MC_HOME:-$HOME/.cache/e2mc-plugin}
 PYTHON=${PYTHON:-python3}
-TORCH_PINS="torch==2.14.1 torchvision==0.29.1"
+TORCH_PINS=$(grep -Ev '^\s*(#|$)' "$ROOT/requirements/torch-pins.txt" | xargs)
 BASE=$E2MC_HOME/torch-2.14.1
 WHICH=${1:-all}
 mkdir -p "$E2MC_HOME"
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
-quiet_pip() { "$@" 2>&1 | grep -v "^WARNING: Location 'file://" | grep -Ev '^(Requirement already satisfied|Looking in|Processing )' || true; }
+# Run a pip command quietly; on failure show its output (minus local-index noise) and stop.
+quiet_pip() {
+  local out; out=$(mktemp)
+  if ! "$@" >"$out" 2>&1; then
+    grep -v "^WARNING: Location 'file://" "$out" | tail -40 >&2; rm -f "$out"
+    log "failed: $*"; exit 1
+  fi
+  rm -f "$out"
+}
 stamp_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
 up_to_date() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 
@@ -37,30 +45,36 @@ make_host_venv() {
   local name=$1 req=$2 solo=$3 venv=$E2MC_HOME/host-$1
   local src_rev=""
   if [ -d "$solo" ]; then src_rev=$(cd "$solo" && { git rev-parse HEAD 2>/dev/null || find . -name '*.py' -newer setup.py | wc -l; }); fi
-  local stamp; stamp=$( { stamp_of "$ROOT/requirements/common.txt" "$ROOT/$req" "$ROOT/setup.cfg" "$ROOT/scripts/bootstrap_env.sh"; echo "$ROOT $solo $src_rev"; cat "$BASE/.stamp"; } | sha256sum | cut -c1-16)
+  local stamp; stamp=$( { stamp_of "$ROOT/requirements/common.txt" "$ROOT/requirements/torch-pins.txt" "$ROOT/$req" "$ROOT/setup.cfg" "$ROOT/scripts/bootstrap_env.sh"; echo "$ROOT $solo $src_rev"; cat "$BASE/.stamp"; } | sha256sum | cut -c1-16)
   if up_to_date "$venv" "$stamp"; then log "host $name: up to date ($venv)"; return 0; fi
   log "host $name: building $venv"
   [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
   local sp; sp=$("$venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   "$BASE/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$sp/_e2mc_torch_base.pth"
-  quiet_pip "$venv/bin/pip" install -q --upgrade "pip<25"
-  (cd "$ROOT/requirements" && quiet_pip "$venv/bin/pip" install -q -r "$ROOT/$req")
+  # torch-pins.txt keeps every resolver step on the shared torch (a loose pin elsewhere would
+  # otherwise pull a second 5 GB torch into the venv).
+  (cd "$ROOT/requirements" && quiet_pip "$venv/bin/pip" install -q -c torch-pins.txt -r "$ROOT/$req")
   if [ -d "$solo" ]; then
     quiet_pip "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$solo"
   else
     quiet_pip "$venv/bin/pip" install -q --no-deps "$solo"
   fi
   quiet_pip "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT"
-  "$venv/bin/python" -c "import torch, solo, e2mc_plugin; print('host', '$name', 'ok: torch', torch.__version__)" >&2
+  (cd / && "$venv/bin/python" -c "import torch, solo, e2mc_plugin; assert torch.__version__.startswith('2.14.1'), torch.__version__" 2>/dev/null) \
+    || { log "host $name: import check failed (torch, solo, e2mc_plugin)"; exit 1; }
+  log "host $name: ready ($venv)"
   echo "$stamp" > "$venv/.stamp"
 }
 
 ensure_base
 case "$WHICH" in all|1.0.2) make_host_venv 1.0.2 requirements/host-1.0.2.txt "solo-learn==1.0.2" ;; esac
 case "$WHICH" in all|1.0.6)
+  if [ -z "${SOLO_LEARN_SRC:-}" ] && [ -f "$E2MC_HOME/solo-learn-src/setup.py" ]; then
+    SOLO_LEARN_SRC=$E2MC_HOME/solo-learn-src   # the conventional location (see README)
+  fi
   if [ -n "${SOLO_LEARN_SRC:-}" ] && [ -f "${SOLO_LEARN_SRC}/setup.py" ]; then
-    make_host_venv 1.0.6 requirements/host-1.0.6.txt "$(cd "$SOLO_LEARN_SRC" && pwd)"
+    make_host_venv 1.0.6 requirements/host-1.0.6.txt "$(cd "$SOLO_LEARN_SRC" && pwd -P)"
   else
-    log "host 1.0.6: skipped (SOLO_LEARN_SRC is not set to a solo-learn checkout)"
+    log "host 1.0.6: skipped (no solo-learn main checkout: set SOLO_LEARN_SRC or use $E2MC_HOME/solo-learn-src)"
   fi ;;
 esac

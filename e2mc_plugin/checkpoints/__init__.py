@@ -1,0 +1,46 @@
+"""Checkpoint loaders: released SSL checkpoints -> solo-learn 1.0.6 state dicts, loaded safely.
+
+::
+
+    loaded = load_checkpoint("swav_800ep_pretrain.pth.tar")          # format detected
+    report = initialize_from_checkpoint(model, loaded, strict=True)  # into a built method
+    print(report)
+
+No solo-learn or Lightning import here: the loaders work on plain state dicts and any built
+``nn.Module`` with solo-learn's attribute names.
+"""
+
+from e2mc_plugin.checkpoints import loaders  # noqa: F401  (registers the built-in loaders)
+from e2mc_plugin.checkpoints.initialize import (
+    CheckpointMismatchError,
+    initialize_from_checkpoint,
+)
+from e2mc_plugin.checkpoints.load import CheckpointFormatError, detect_format, load_checkpoint
+from e2mc_plugin.checkpoints.recipe import pretrained_from_cfg
+from e2mc_plugin.checkpoints.registry import (
+    CHECKPOINT_LOADERS,
+    CheckpointLoader,
+    get_checkpoint_loader,
+    list_checkpoint_loaders,
+    register_checkpoint_loader,
+)
+from e2mc_plugin.checkpoints.report import LoadedCheckpoint, LoadReport
+from e2mc_plugin.checkpoints.safe_load import UnsafeCheckpointError, safe_torch_load
+
+__all__ = [
+    "CHECKPOINT_LOADERS",
+    "CheckpointFormatError",
+    "CheckpointLoader",
+    "CheckpointMismatchError",
+    "LoadReport",
+    "LoadedCheckpoint",
+    "UnsafeCheckpointError",
+    "detect_format",
+    "get_checkpoint_loader",
+    "initialize_from_checkpoint",
+    "list_checkpoint_loaders",
+    "load_checkpoint",
+    "pretrained_from_cfg",
+    "register_checkpoint_loader",
+    "safe_torch_load",
+]

@@ -1,0 +1,90 @@
+"""``load_checkpoint``: read a file safely, pick its loader (given or detected), rename its tensors."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, List, Optional, Union
+
+from e2mc_plugin.checkpoints.registry import CHECKPOINT_LOADERS, CheckpointLoader
+from e2mc_plugin.checkpoints.report import LoadedCheckpoint
+from e2mc_plugin.checkpoints.safe_load import safe_torch_load
+from e2mc_plugin.registry import Registry
+
+
+class CheckpointFormatError(ValueError):
+    """The layout of a checkpoint could not be determined, or is not the one requested."""
+
+
+def detect_format(raw: Any, registry: Optional[Registry] = None) -> str:
+    """Name of the one registered loader whose ``detect`` accepts ``raw``.
+
+    Raises:
+        CheckpointFormatError: no loader or several loaders accept it (the message names them
+            and asks for an explicit ``format=``).
+    """
+    registry = registry or CHECKPOINT_LOADERS
+    names = registry.names()
+    matches: List[str] = [n for n in names if registry.get(n)().detect(raw)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise CheckpointFormatError(
+            f"ambiguous checkpoint layout: loaders {', '.join(matches)} all accept it; "
+            f"pass format= one of them"
+        )
+    raise CheckpointFormatError(
+        f"unrecognised checkpoint layout ({_describe(raw)}); no loader accepts it. "
+        f"Pass format= one of: {', '.join(names)}"
+    )
+
+
+def _describe(raw: Any) -> str:
+    if not hasattr(raw, "keys"):
+        return f"a {type(raw).__name__}"
+    keys = list(raw.keys())
+    shown = ", ".join(map(repr, keys[:5])) + (", ..." if len(keys) > 5 else "")
+    return f"top-level keys {shown}"
+
+
+def load_checkpoint(
+    path: Union[str, os.PathLike],
+    format: Optional[str] = None,
+    *,
+    trusted: bool = False,
+) -> LoadedCheckpoint:
+    """Load ``path`` and rename its tensors to solo-learn 1.0.6 names.
+
+    Args:
+        path: checkpoint file (``.pth``, ``.pth.tar``, ``.ckpt``...).
+        format: a registered loader name (:func:`list_checkpoint_loaders`); ``None`` or
+            ``"auto"`` detects it, failing on zero or several candidates.
+        trusted: ``False`` (default) reads with ``torch.load(weights_only=True)`` and an explicit
+            allow-list, refusing anything else with an error; ``True`` unpickles fully (runs code
+            the file references: only for files you trust).
+
+    Returns:
+        :class:`LoadedCheckpoint` with ``state_dict``, ``format`` and a ``report``.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint file not found: {path!r}")
+    raw = safe_torch_load(path, trusted=trusted)
+    if format is None or format == "auto":
+        format = detect_format(raw)
+    loader: CheckpointLoader = CHECKPOINT_LOADERS.get(format)()
+    if not loader.detect(raw):
+        raise CheckpointFormatError(
+            f"{path!r} does not have the {loader.name!r} layout ({_describe(raw)}). "
+            f"Auto-detection says: {_guess(raw)}"
+        )
+    state_dict, report = loader.convert(raw)
+    if not state_dict:
+        raise CheckpointFormatError(f"loader {loader.name!r} found no tensors in {path!r}")
+    return LoadedCheckpoint(state_dict=state_dict, format=loader.name, report=report, path=path)
+
+
+def _guess(raw: Any) -> str:
+    try:
+        return f"format={detect_format(raw)!r}"
+    except CheckpointFormatError as err:
+        return str(err)

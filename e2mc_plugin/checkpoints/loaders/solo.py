@@ -1,0 +1,65 @@
+"""solo-learn's own Lightning checkpoints: 1.0.6 (``backbone.*``) and <= 1.0.2 (``encoder.*``)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from torch import Tensor
+
+from e2mc_plugin.checkpoints.registry import (
+    CheckpointLoader,
+    is_tensor_dict,
+    register_checkpoint_loader,
+    rename,
+)
+from e2mc_plugin.checkpoints.report import LoadReport
+
+# Not carried into continued pretraining: the online classifiers (trained for the source
+# dataset's classes; a fresh one is trained online) and the memory banks / queues, which hold
+# embeddings of the previous run and are rebuilt (their sizes depend on batch size and world size).
+_DROP = [
+    "classifier.",
+    "momentum_classifier.",
+    "queue",  # queue, queue_y, queue_ptr, queue_index
+    "local_memory_",  # DeepClusterV2 memory bank
+]
+
+
+def _state(raw: Any) -> Any:
+    return raw.get("state_dict") if isinstance(raw, Mapping) else None
+
+
+def _convert(raw: Mapping, renames: List[Tuple[str, Optional[str]]]):
+    report = LoadReport(dropped=[k for k in raw if k != "state_dict"])
+    rules: List[Tuple[str, Optional[str]]] = [(p, None) for p in _DROP] + renames + [("", "")]
+    return rename(raw["state_dict"], rules, report), report
+
+
+@register_checkpoint_loader("solo")
+class Solo(CheckpointLoader):
+    """solo-learn 1.0.6 ``*.ckpt``: names kept, classifier / queues / optimizer state dropped."""
+
+    def detect(self, raw: Any) -> bool:
+        state = _state(raw)
+        return is_tensor_dict(state) and any(k.startswith("backbone.") for k in state)
+
+    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
+        return _convert(raw, [])
+
+
+@register_checkpoint_loader("solo_legacy")
+class SoloLegacy(CheckpointLoader):
+    """solo-learn <= 1.0.2 ``*.ckpt``: ``encoder.`` / ``momentum_encoder.`` become ``backbone.``."""
+
+    def detect(self, raw: Any) -> bool:
+        state = _state(raw)
+        return (
+            is_tensor_dict(state)
+            and any(k.startswith("encoder.") for k in state)
+            and not any(k.startswith("backbone.") for k in state)
+        )
+
+    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
+        return _convert(
+            raw, [("encoder.", "backbone."), ("momentum_encoder.", "momentum_backbone.")]
+        )

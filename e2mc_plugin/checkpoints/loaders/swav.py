@@ -1,0 +1,60 @@
+"""Official SwAV releases (facebookresearch/swav): ``swav_*ep_pretrain.pth.tar``."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Tuple
+
+import torch
+from torch import Tensor
+
+from e2mc_plugin.checkpoints.registry import (
+    CheckpointLoader,
+    is_tensor_dict,
+    register_checkpoint_loader,
+    rename,
+)
+from e2mc_plugin.checkpoints.report import LoadReport
+
+
+def _tensors(raw: Any) -> Any:
+    """The released files are flat; checkpoints written during training nest a ``state_dict``."""
+    if isinstance(raw, Mapping) and isinstance(raw.get("state_dict"), Mapping):
+        return raw["state_dict"]
+    return raw
+
+
+@register_checkpoint_loader("swav_official")
+class SwAVOfficial(CheckpointLoader):
+    """``module.<resnet>``, ``module.projection_head.{0,1,3}``, ``module.prototypes.weight``.
+
+    solo-learn's prototypes are ``weight_norm(Linear)`` with the magnitude ``weight_g`` fixed to 1;
+    the official prototypes are renormalised every step, so ``weight_v`` = the official weight and
+    ``weight_g`` = 1 (created, reported) give the same normalised prototypes.
+    """
+
+    method = "swav"
+
+    def detect(self, raw: Any) -> bool:
+        state = _tensors(raw)
+        return is_tensor_dict(state) and (
+            "module.prototypes.weight" in state
+            or any(k.startswith("module.projection_head.") for k in state)
+        )
+
+    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
+        state = _tensors(raw)
+        report = LoadReport(dropped=[k for k in raw if k != "state_dict"] if state is not raw else [])
+        rules = [
+            ("module.projection_head.", "projector."),
+            ("module.prototypes.weight", "prototypes.weight_v"),
+            ("module.prototypes.", None),  # several prototype heads: not a solo-learn layout
+            ("module.", "backbone."),
+        ]
+        out = rename(state, rules, report)
+        if "prototypes.weight_v" in out:
+            v = out["prototypes.weight_v"]
+            out["prototypes.weight_g"] = torch.ones(v.shape[0], 1, dtype=v.dtype)
+            report.created["prototypes.weight_g"] = (
+                "ones: solo-learn's weight-normed prototypes keep the magnitude fixed at 1"
+            )
+        return out, report

@@ -1,0 +1,70 @@
+"""Official VICReg releases (facebookresearch/vicreg): the bare backbone and the full checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Tuple
+
+import torch
+from torch import Tensor
+
+from e2mc_plugin.checkpoints.registry import (
+    CheckpointLoader,
+    is_tensor_dict,
+    looks_like_resnet,
+    register_checkpoint_loader,
+    rename,
+)
+from e2mc_plugin.checkpoints.report import LoadReport
+
+
+@register_checkpoint_loader("vicreg_backbone")
+class VICRegBackbone(CheckpointLoader):
+    """``resnet50.pth``: a bare state dict with torchvision ResNet names and no ``fc``."""
+
+    method = "vicreg"
+
+    def detect(self, raw: Any) -> bool:
+        return (
+            is_tensor_dict(raw)
+            and looks_like_resnet(list(raw))
+            and not any(k.startswith("fc.") for k in raw)
+        )
+
+    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
+        report = LoadReport()
+        return rename(raw, [("", "backbone.")], report), report
+
+
+@register_checkpoint_loader("vicreg_full")
+class VICRegFull(CheckpointLoader):
+    """``resnet50_fullckpt.pth``: ``{"model": {module.backbone.*, module.projector.*}, ...}``.
+
+    The official projector's last Linear has ``bias=False``; solo-learn's has a bias, which is
+    created as zeros (the same function) and reported.
+    """
+
+    method = "vicreg"
+
+    def detect(self, raw: Any) -> bool:
+        model = raw.get("model") if isinstance(raw, Mapping) else None
+        return is_tensor_dict(model) and any(k.startswith("module.backbone.") for k in model)
+
+    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
+        report = LoadReport(dropped=[k for k in raw if k != "model"])
+        rules = [("module.backbone.", "backbone."), ("module.projector.", "projector.")]
+        state = rename(raw["model"], rules, report)
+        linears = sorted(
+            int(k.split(".")[1])
+            for k, v in state.items()
+            if k.startswith("projector.") and k.endswith(".weight") and v.dim() == 2
+        )
+        if linears:
+            last = linears[-1]
+            bias = f"projector.{last}.bias"
+            if bias not in state:
+                weight = state[f"projector.{last}.weight"]
+                state[bias] = torch.zeros(weight.shape[0], dtype=weight.dtype)
+                report.created[bias] = (
+                    "zeros: the official last projector Linear has bias=False, solo-learn's has one"
+                )
+        return state, report

@@ -1,0 +1,78 @@
+"""What a checkpoint load did, key by key: the result type of every loader and of initialization."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List
+
+from torch import Tensor
+
+
+def _group(keys: Iterable[str], depth: int = 1) -> str:
+    """Summarise keys by their leading ``depth`` components: ``backbone.* (318), queue``."""
+    counts: Counter = Counter()
+    for key in keys:
+        parts = key.split(".")
+        head = ".".join(parts[:depth])
+        counts[head + (".*" if len(parts) > depth else "")] += 1
+    return ", ".join(f"{k} ({n})" if n > 1 else k for k, n in sorted(counts.items()))
+
+
+@dataclass
+class LoadReport:
+    """Key-level account of a load.
+
+    Attributes:
+        mapped: source key -> destination key, for every tensor taken from the file.
+        created: destination key -> why it was made up (no source tensor), e.g. a zero bias.
+        dropped: source keys deliberately not used (classifier, queue, optimizer state...).
+        untouched: destination keys of the model left as initialised (e.g. ``classifier.*``).
+        skipped: checkpoint key -> why it was not applied to the model (``strict=False`` only:
+            unexpected key, shape mismatch).
+    """
+
+    mapped: Dict[str, str] = field(default_factory=dict)
+    created: Dict[str, str] = field(default_factory=dict)
+    dropped: List[str] = field(default_factory=list)
+    untouched: List[str] = field(default_factory=list)
+    skipped: Dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = [f"mapped {len(self.mapped)} tensors: {_group(self.mapped.values())}"]
+        renamed = {s: d for s, d in self.mapped.items() if s != d}
+        if renamed:
+            shown = list(renamed.items())[:3]
+            more = f" (+{len(renamed) - 3} more)" if len(renamed) > 3 else ""
+            lines.append("  renamed e.g. " + ", ".join(f"{s} -> {d}" for s, d in shown) + more)
+        by_reason: Dict[str, List[str]] = {}
+        for dst, why in self.created.items():
+            by_reason.setdefault(why, []).append(dst)
+        for why, keys in by_reason.items():
+            what = keys[0] if len(keys) == 1 else f"{len(keys)} tensors: {_group(keys)}"
+            lines.append(f"created {what}: {why}")
+        if self.dropped:
+            lines.append(f"dropped {len(self.dropped)} source keys: {_group(self.dropped)}")
+        for src, why in self.skipped.items():
+            lines.append(f"not applied {src}: {why}")
+        if self.untouched:
+            lines.append(
+                f"left as initialised {len(self.untouched)} model keys: {_group(self.untouched)}"
+            )
+        return "\n".join(lines)
+
+
+@dataclass
+class LoadedCheckpoint:
+    """Tensors renamed to solo-learn 1.0.6 names, the loader that produced them and its report."""
+
+    state_dict: Dict[str, Tensor]
+    format: str
+    report: LoadReport
+    path: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedCheckpoint(format={self.format!r}, path={self.path!r}, "
+            f"tensors={len(self.state_dict)})"
+        )

@@ -1,0 +1,82 @@
+"""m-spacings (Vasicek) estimator of the marginal entropy of each embedding dimension.
+
+Source: paper eq. 3.2 and Algorithm 1; reference code ``m_spacings_estimator`` (deepc94/e2mc).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from e2mc_plugin.criteria.checks import check_spacings_batch, check_view
+from e2mc_plugin.criteria.precision import float32_math
+
+DEFAULT_EPS = 1e-7
+
+
+def default_m(n: int) -> int:
+    """Window of the estimator: ``m = round(sqrt(n))`` as in the reference code."""
+    return int(round(math.sqrt(n)))
+
+
+class _MSpacings(torch.autograd.Function):
+    """Sort once; the backward scatters the spacing gradients through the saved permutation.
+
+    For column j with order statistics X_(1) <= ... <= X_(n), spacings s_i = X_(i+m) - X_(i) and
+    w_i = c / ((n - m) (c s_i + eps)), c = (n + 1) / m: dH/dX_(r) = w_{r-m} [r > m] - w_r [r <= n-m].
+    One sort, one scatter, no autograd graph over the (n, d) intermediates.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, m: int, eps: float) -> Tensor:  # type: ignore[override]
+        n = x.shape[0]
+        c = (n + 1) / m
+        # Sorting rows of the transposed copy is contiguous and much faster on CPU than dim 0.
+        xt = x.t().contiguous()
+        sorted_t, idx_t = torch.sort(xt, dim=1)
+        a = torch.sub(sorted_t[:, m:], sorted_t[:, : n - m]).mul_(c).add_(eps)  # (d, n - m)
+        h = torch.log(a).sum(dim=1).div_(n - m)
+        ctx.save_for_backward(idx_t, a)
+        ctx.c = c
+        ctx.m = m
+        return h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor) -> Tuple[Optional[Tensor], None, None]:  # type: ignore[override]
+        idx_t, a = ctx.saved_tensors
+        m = ctx.m
+        d, n = idx_t.shape
+        w = torch.reciprocal(a).mul_((grad_h * (ctx.c / (n - m))).unsqueeze(1))  # (d, n - m)
+        g_sorted = torch.zeros((d, n), dtype=a.dtype, device=a.device)
+        g_sorted[:, m:] += w
+        g_sorted[:, : n - m] -= w
+        grad_t = torch.empty_like(g_sorted).scatter_(1, idx_t, g_sorted)
+        return grad_t.t(), None, None
+
+
+@float32_math
+def marginal_entropy(x: Tensor, m: Optional[int] = None, eps: float = DEFAULT_EPS) -> Tensor:
+    """Vasicek m-spacings entropy of each column; (n, d) -> (d,).
+
+    ``H_j = 1/(n-m) * sum_{i=1}^{n-m} log((n+1)/m * (X_(i+m),j - X_(i),j) + eps)``, order statistics
+    along the batch, ``m = round(sqrt(n))`` by default. Equals scipy's
+    ``differential_entropy(x, method="vasicek")`` up to its boundary handling and bias constants.
+    A collapsed column gives ``log(eps)``. Source: paper eq. 3.2 / Algorithm 1.
+    """
+    check_view(x)
+    n = x.shape[0]
+    m = default_m(n) if m is None else int(m)
+    check_spacings_batch(n, m)
+    return _MSpacings.apply(x, m, float(eps))
+
+
+def mean_marginal_entropy(
+    x: Tensor, m: Optional[int] = None, eps: float = DEFAULT_EPS
+) -> Tensor:
+    """Mean over dimensions of :func:`marginal_entropy`; (n, d) -> scalar (the E2MC entropy term)."""
+    return marginal_entropy(x, m=m, eps=eps).mean()

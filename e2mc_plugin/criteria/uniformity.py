@@ -1,0 +1,53 @@
+"""Uniformity potential of Wang & Isola (2020) on the hypersphere, without ``torch.pdist``.
+
+Source: Wang & Isola, "Understanding Contrastive Representation Learning through Alignment and
+Uniformity on the Hypersphere", eq. for L_uniform; e2mc reference ``main_swav_unif_ft.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from e2mc_plugin.criteria.checks import check_min_rows, check_view
+from e2mc_plugin.criteria.precision import float32_math
+
+
+@float32_math
+def uniformity(z: Tensor, t: float = 2.0, normalize: bool = True) -> Tensor:
+    """``log mean_{p<q} exp(-t ||z_p - z_q||^2)`` over unique pairs; (n, d) -> scalar.
+
+    Rows are L2-normalized first (``normalize=True``). Squared distances come from the Gram
+    matrix, ``2 - 2 <z_p, z_q>`` (clamped at 0), and the mean of exponentials from ``logsumexp``:
+    unlike ``pdist`` this has a finite gradient for duplicate rows and keeps one n x n buffer.
+    Optimum about ``-2 t`` in high dimension.
+    """
+    check_view(z)
+    n = z.shape[0]
+    check_min_rows(n, 2, "the uniformity potential")
+    if normalize:
+        z = F.normalize(z, dim=1)
+        sq = z.square().sum(dim=1)
+    else:
+        sq = z.square().sum(dim=1)
+    gram = z @ z.t()
+    sq_dist = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * gram).clamp_min(0.0)
+    iu = torch.triu_indices(n, n, offset=1, device=z.device)
+    pair = sq_dist[iu[0], iu[1]]
+    return torch.logsumexp(-t * pair, dim=0) - math.log(pair.numel())
+
+
+@float32_math
+def alignment(a: Tensor, b: Tensor, alpha: float = 2.0, normalize: bool = True) -> Tensor:
+    """``mean_i ||a_i - b_i||^alpha`` between two views of the same samples; (n, d) x 2 -> scalar."""
+    check_view(a, 0)
+    check_view(b, 1)
+    if normalize:
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    diff = a - b
+    if alpha == 2.0:
+        return diff.square().sum(dim=1).mean()
+    return diff.norm(dim=1).pow(alpha).mean()

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Create the environments if needed, then run the tests on every host present.
+#   scripts/run_tests.sh          fast suite (default; CI)
+#   scripts/run_tests.sh slow     long end-to-end runs only
+# Host-independent tests run once, in the 1.0.2 environment; host tests run in their own host's
+# environment. One summary line per host says whether its tests ran or were skipped, and why.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+SUITE=${1:-fast}
+case "$SUITE" in
+  fast) base_expr="not slow" ;;
+  slow) base_expr="slow" ;;
+  *) echo "usage: $0 [fast|slow]" >&2; exit 2 ;;
+esac
+
+bash "$ROOT/scripts/bootstrap_env.sh" all || { echo "environment set-up failed" >&2; exit 1; }
+
+declare -a summary
+status=0
+run_host() {  # run_host VERSION MARK_EXPR
+  local version=$1 expr=$2 venv rc
+  venv=$(host_venv "$version")
+  echo "=== host solo-learn $version: pytest -m \"$expr\""
+  (cd "$ROOT" && "$venv/bin/python" -m pytest -m "$expr" -q -rs --timeout 900 tests)
+  rc=$?
+  if [ $rc -eq 0 ]; then summary+=("host $version: RAN, passed ($SUITE suite)")
+  elif [ $rc -eq 5 ]; then summary+=("host $version: RAN, no test selected ($SUITE suite)")
+  else summary+=("host $version: RAN, FAILED (pytest exit $rc)"); status=1; fi
+}
+
+if host_ready 1.0.2; then
+  run_host 1.0.2 "$base_expr and not host106"
+else
+  summary+=("host 1.0.2: SKIPPED (environment missing)"); status=1
+fi
+if [ -n "$SOLO_LEARN_SRC" ] && host_ready 1.0.6; then
+  run_host 1.0.6 "$base_expr and host106"
+else
+  summary+=("host 1.0.6: SKIPPED (SOLO_LEARN_SRC is not set and $E2MC_HOME/solo-learn-src does not exist: no solo-learn main checkout)")
+fi
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+exit $status
