@@ -19,7 +19,7 @@ AUX_LOSSES: Registry = Registry("aux loss", entry_point_group="e2mc_plugin.aux_l
 
 
 def register_aux_loss(name: str) -> Callable:
-    """Class decorator registering an :class:`AuxLoss` subclass under ``name`` (duplicates raise)."""
+    """Class decorator: register an :class:`AuxLoss` subclass as ``name`` (duplicates raise)."""
 
     def _register(cls: Any) -> Any:
         AUX_LOSSES.register(name, cls)
@@ -85,7 +85,7 @@ def build_aux_loss(name: str, **kwargs: Any):
 
 
 def build_aux_losses(specs: Iterable[Mapping[str, Any]]):
-    """Build an :class:`AuxLossSet` from ``[{"name": ..., **kwargs}, ...]`` (labels: name, name_2...)."""
+    """Build an :class:`AuxLossSet` from ``[{"name": ..., **kwargs}, ...]`` (label = name)."""
     from e2mc_plugin.aux_losses.combined import AuxLossSet
 
     if specs is None:
@@ -95,9 +95,7 @@ def build_aux_losses(specs: Iterable[Mapping[str, Any]]):
     members = []
     for i, spec in enumerate(specs):
         if not isinstance(spec, Mapping) or "name" not in spec:
-            raise TypeError(
-                f"aux loss spec {i} must be a mapping with a 'name' key, got {spec!r}"
-            )
+            raise TypeError(f"aux loss spec {i} must be a mapping with a 'name' key, got {spec!r}")
         kwargs = {str(k): v for k, v in spec.items() if k != "name"}
         members.append(build_aux_loss(str(spec["name"]), **kwargs))
     return AuxLossSet(members)

@@ -33,7 +33,7 @@ class AuxLoss(nn.Module):
 
     name: str = ""
     default_views: str = "large"
-    term_names: tuple = ()
+    term_names: tuple = ()  # keys that forward() may return besides "loss" (for logging)
     kwargs_hint: str = ""  # shown when a required keyword is missing
 
     def __init__(
@@ -51,7 +51,7 @@ class AuxLoss(nn.Module):
         self.check_finite = bool(check_finite)
 
     def prepare(self, views: Sequence[Tensor]) -> List[Tensor]:
-        """Validate the views and gather them when ``gather`` is set (n becomes the global batch)."""
+        """Validate and upcast the views; gather them if ``gather`` (n = the global batch)."""
         check_views(views)
         out = [to_float32(v) for v in views]
         if self.gather:

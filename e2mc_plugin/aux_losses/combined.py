@@ -39,8 +39,13 @@ class AuxLossSet(nn.Module):
             items: Sequence[Tuple[str, AuxLoss]] = list(members.items())
         else:
             members = list(members)
+            for i, member in enumerate(members):
+                if not isinstance(member, AuxLoss):
+                    raise TypeError(
+                        f"AuxLossSet member {i} must be an AuxLoss, got {type(member).__name__}"
+                    )
             labels = unique_labels(m.name or type(m).__name__.lower() for m in members)
-            items = list(zip(labels, members))
+            items = list(zip(labels, members, strict=True))
         for label, member in items:
             if not isinstance(member, AuxLoss):
                 raise TypeError(

@@ -40,8 +40,9 @@ class E2MCLoss(AuxLoss):
         eps: added inside the log (1e-7 in the released launch scripts).
         reduction: ``"reference"`` (default; entropy MEAN over views, covariance SUM over views,
             what produced the paper's numbers) or ``"paper"`` (both summed, eq. 3.3/3.4).
-        center: mean-center Psi(Z) over the batch as the reference does (no effect on spacings
-            or covariance; kept for parity).
+        center: mean-center Psi(Z) over the batch once, as the reference does, and share it
+            with the covariance (which otherwise centers internally): the values are the same
+            either way (spacings are shift invariant), up to float rounding.
 
     Views: the 2 full-resolution crops by default. Terms: ``entropy`` (mean over dimensions,
     reduced over views), ``covariance``; ``loss = -beta * entropy + gamma * covariance``.
@@ -92,9 +93,10 @@ class E2MCLoss(AuxLoss):
         for z in views:
             x = self._psi(z)
             if self.center:
-                x = x - x.mean(dim=0, keepdim=True)
+                # Both terms are translation invariant: the mean needs no gradient (exact).
+                x = x - x.mean(dim=0, keepdim=True).detach()
             ents.append(marginal_entropy(x, m=self.m, eps=self.eps).mean())
-            covs.append(covariance_penalty(x))
+            covs.append(covariance_penalty(x, centered=self.center))
         entropy = torch.stack(ents).sum()
         if self.reduction == "reference":
             entropy = entropy / len(views)

@@ -74,7 +74,7 @@ def initialize_from_checkpoint(
             running statistics. If False, what matches is loaded and the rest reported.
 
     After loading, every momentum network (``model.momentum_pairs``) that the checkpoint did
-    not fill completely is set to a copy of its online network.
+    not fill completely is set to a copy of its online network, if that received weights.
     """
     target = model.state_dict()
     legacy = _legacy_names(list(target))
@@ -133,6 +133,8 @@ def initialize_from_checkpoint(
         keys = [momentum_prefix + k for k in momentum.state_dict()]
         if all(k in to_load for k in keys):
             continue  # the checkpoint carried this momentum network
+        if not any(online_prefix + k in to_load for k in online.state_dict()):
+            continue  # nothing loaded into the online network: both stay as built
         momentum.load_state_dict(online.state_dict())
         for k in keys:
             report.created[k] = f"copy of the loaded online network {online_prefix}*"

@@ -1,4 +1,4 @@
-"""``load_checkpoint``: read a file safely, pick its loader (given or detected), rename its tensors."""
+"""``load_checkpoint``: read a file safely, pick its loader (given or detected), rename tensors."""
 
 from __future__ import annotations
 
@@ -65,13 +65,14 @@ def load_checkpoint(
     Returns:
         :class:`LoadedCheckpoint` with ``state_dict``, ``format`` and a ``report``.
     """
+    auto = format is None or format == "auto"
+    loader: Optional[CheckpointLoader] = None if auto else CHECKPOINT_LOADERS.get(format)()
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint file not found: {path!r}")
     raw = safe_torch_load(path, trusted=trusted)
-    if format is None or format == "auto":
-        format = detect_format(raw)
-    loader: CheckpointLoader = CHECKPOINT_LOADERS.get(format)()
+    if loader is None:
+        loader = CHECKPOINT_LOADERS.get(detect_format(raw))()
     if not loader.detect(raw):
         raise CheckpointFormatError(
             f"{path!r} does not have the {loader.name!r} layout ({_describe(raw)}). "

@@ -31,16 +31,16 @@ def validate_pretrained(block: Mapping[str, Any]) -> dict:
     valid = ", ".join(PRETRAINED_KEYS)
     unknown = [k for k in block if k not in PRETRAINED_KEYS]
     if unknown:
-        raise KeyError(f"pretrained: unknown key(s) {', '.join(map(repr, unknown))}; valid: {valid}")
+        raise KeyError(
+            f"pretrained: unknown key(s) {', '.join(map(repr, unknown))}; valid: {valid}"
+        )
     out = {}
     for key, (kind, default, help_) in PRETRAINED_KEYS.items():
         value = block.get(key, default)
         if value is None and key == "path":
             raise KeyError(f"pretrained: 'path' ({help_}) is required; valid keys: {valid}")
         if value is not None and not isinstance(value, kind):
-            raise TypeError(
-                f"pretrained.{key}: expected {kind.__name__} ({help_}), got {value!r}"
-            )
+            raise TypeError(f"pretrained.{key}: expected {kind.__name__} ({help_}), got {value!r}")
         out[key] = value
     return out
 

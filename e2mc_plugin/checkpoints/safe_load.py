@@ -52,8 +52,10 @@ def _placeholder_class(qualname: str) -> type:
 
 
 def _placeholder_function(qualname: str) -> Callable:
+    result = _placeholder_class(qualname)
+
     def placeholder(*args: Any, **kwargs: Any) -> Placeholder:
-        return _placeholder_class(qualname)(*args, **kwargs)
+        return result(*args, **kwargs)
 
     placeholder.__qualname__ = placeholder.__name__ = f"placeholder:{qualname}"
     return placeholder
@@ -69,14 +71,15 @@ _PLACEHOLDER_FUNCTIONS = [
     "solo.methods.base.static_lr",  # same path in solo-learn 1.0.2 and 1.0.6
     "builtins.getattr",  # pickled bound method: getattr(scheduler, "get_lr")
 ]
-# ... and placeholder classes (the scheduler the bound method belongs to, and its optimizer).
+# ... and placeholder classes: the scheduler that bound method belongs to and the optimizer the
+# scheduler holds, for every scheduler / optimizer choice of solo-learn 1.0.6 and 1.0.2.
 _PLACEHOLDER_CLASSES = [
-    "solo.utils.lr_scheduler.LinearWarmupCosineAnnealingLR",
-    "pl_bolts.optimizers.lr_scheduler.LinearWarmupCosineAnnealingLR",
-    "torch.optim.lr_scheduler.MultiStepLR",
-    "torch.optim.lr_scheduler.CosineAnnealingLR",
-    "torch.optim.lr_scheduler.LambdaLR",
-    "solo.utils.lars.LARS",
+    "solo.utils.lr_scheduler.LinearWarmupCosineAnnealingLR",  # 1.0.6 warmup_cosine
+    "pl_bolts.optimizers.lr_scheduler.LinearWarmupCosineAnnealingLR",  # 1.0.2 warmup_cosine
+    "torch.optim.lr_scheduler.CosineAnnealingLR",  # 1.0.2 cosine
+    "torch.optim.lr_scheduler.MultiStepLR",  # step
+    "solo.utils.lars.LARS",  # 1.0.6 lars
+    "solo.utils.lars.LARSWrapper",  # 1.0.2 --lars
     "torch.optim.sgd.SGD",
     "torch.optim.adam.Adam",
     "torch.optim.adamw.AdamW",
@@ -136,4 +139,3 @@ def safe_torch_load(path: Union[str, pathlib.Path], *, trusted: bool = False) ->
             "--trusted), which unpickles it fully and can run code it contains. "
             f"torch said: {detail}"
         ) from err
-

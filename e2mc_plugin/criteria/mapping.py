@@ -1,7 +1,7 @@
-"""Maps Psi from embedding space to the unit hypercube [0, 1]^d, applied before the entropy estimator.
+"""Maps Psi from the embedding space to the unit hypercube [0, 1]^d, before the entropy estimator.
 
-Source: paper section 3 ("mapping to a compact space"); reference code ``torch.sigmoid`` (VICReg) and
-``0.5 * (1 + erf(z / sqrt 2))`` (SwAV, SimSiam). Apply to the projector output BEFORE any
+Source: paper section 3 ("mapping to a compact space"); reference code ``torch.sigmoid`` (VICReg)
+and ``0.5 * (1 + erf(z / sqrt 2))`` (SwAV, SimSiam). Apply to the projector output BEFORE any
 L2-normalization, prototypes or predictor.
 """
 
@@ -20,7 +20,7 @@ Mapping = Callable[[Tensor], Tensor]
 
 @float32_math
 def sigmoid(z: Tensor) -> Tensor:
-    """Hypercube map ``1 / (1 + exp(-z))`` for unnormalized projector outputs (VICReg). (n, d) -> (n, d)."""
+    """Hypercube map ``1 / (1 + exp(-z))``, unnormalized projectors (VICReg). (n, d) -> (n, d)."""
     return torch.sigmoid(z)
 
 
@@ -28,7 +28,8 @@ def sigmoid(z: Tensor) -> Tensor:
 def gaussian_cdf(z: Tensor) -> Tensor:
     """Standard normal CDF ``0.5 * (1 + erf(z / sqrt 2))`` (SwAV, SimSiam). (n, d) -> (n, d).
 
-    Psi(Z_j) is uniform iff Z_j ~ N(0, 1), and iid N(0, 1) vectors normalized are uniform on the sphere.
+    Psi(Z_j) is uniform iff Z_j ~ N(0, 1), and normalized iid N(0, 1) vectors are uniform on the
+    sphere.
     """
     return 0.5 * (1.0 + torch.erf(z * (1.0 / math.sqrt(2.0))))
 

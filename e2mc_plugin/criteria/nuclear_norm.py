@@ -17,7 +17,7 @@ from e2mc_plugin.criteria.precision import autocast_disabled, to_float32
 
 
 def centroid(views: Sequence[Tensor], normalize: bool = True) -> Tensor:
-    """``C = 1/V sum_v normalize(Z_v)``; V x (n, d) -> (n, d), float32 or float64, not re-normalized."""
+    """``C = 1/V sum_v normalize(Z_v)``; V x (n, d) -> (n, d), >= float32, not re-normalized."""
     check_views(views)
     with autocast_disabled(views[0].device.type):
         zs = [to_float32(v) for v in views]

@@ -21,8 +21,10 @@ def uniformity(z: Tensor, t: float = 2.0, normalize: bool = True) -> Tensor:
     """``log mean_{p<q} exp(-t ||z_p - z_q||^2)`` over unique pairs; (n, d) -> scalar.
 
     Rows are L2-normalized first (``normalize=True``). Squared distances come from the Gram
-    matrix, ``2 - 2 <z_p, z_q>`` (clamped at 0), and the mean of exponentials from ``logsumexp``:
-    unlike ``pdist`` this has a finite gradient for duplicate rows and keeps one n x n buffer.
+    matrix, ``|z_p|^2 + |z_q|^2 - 2 <z_p, z_q>`` (clamped at 0), and the mean of exponentials from a
+    ``logsumexp`` over the strict upper triangle (masked with -inf):
+    unlike ``pdist`` (whose backward divides by the distance) the gradient is finite for duplicate
+    rows, and no pair-index gather is needed.
     Optimum about ``-2 t`` in high dimension.
     """
     check_view(z)
@@ -30,19 +32,17 @@ def uniformity(z: Tensor, t: float = 2.0, normalize: bool = True) -> Tensor:
     check_min_rows(n, 2, "the uniformity potential")
     if normalize:
         z = F.normalize(z, dim=1)
-        sq = z.square().sum(dim=1)
-    else:
-        sq = z.square().sum(dim=1)
+    sq = z.square().sum(dim=1)
     gram = z @ z.t()
     sq_dist = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * gram).clamp_min(0.0)
-    iu = torch.triu_indices(n, n, offset=1, device=z.device)
-    pair = sq_dist[iu[0], iu[1]]
-    return torch.logsumexp(-t * pair, dim=0) - math.log(pair.numel())
+    upper = torch.ones(n, n, dtype=torch.bool, device=z.device).triu_(1)
+    logits = (-t * sq_dist).masked_fill(~upper, float("-inf"))
+    return torch.logsumexp(logits.flatten(), dim=0) - math.log(n * (n - 1) / 2)
 
 
 @float32_math
 def alignment(a: Tensor, b: Tensor, alpha: float = 2.0, normalize: bool = True) -> Tensor:
-    """``mean_i ||a_i - b_i||^alpha`` between two views of the same samples; (n, d) x 2 -> scalar."""
+    """``mean_i ||a_i - b_i||^alpha`` between two views of the same samples; 2 x (n, d) -> ()."""
     check_view(a, 0)
     check_view(b, 1)
     if normalize:

@@ -17,7 +17,7 @@ STD_EPS = 1e-4
 
 @float32_math
 def variance_hinge(x: Tensor, target: float = 1.0) -> Tensor:
-    """``mean_j relu(target - sqrt(Var_j(X) + 1e-4))``, unbiased variance over the batch; (n, d) -> scalar."""
+    """``mean_j relu(target - sqrt(Var_j(X) + 1e-4))``, unbiased Var over batch; (n, d) -> ()."""
     check_view(x)
     check_min_rows(x.shape[0], 2, "the variance hinge")
     std = torch.sqrt(x.var(dim=0) + STD_EPS)

@@ -152,7 +152,9 @@ class TwoViewCollate:
     def __call__(self, indexes: Sequence[int]) -> List:
         idx = torch.as_tensor(list(indexes), dtype=torch.long)
         x = self.split.train_x[idx]
-        views = [self.split.normalize(augment(x, self.generator, self.cfg)) for _ in range(self.n_views)]
+        views = [
+            self.split.normalize(augment(x, self.generator, self.cfg)) for _ in range(self.n_views)
+        ]
         return [idx, views, self.split.train_y[idx]]
 
 

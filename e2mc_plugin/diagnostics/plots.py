@@ -87,8 +87,8 @@ def plot_marginal_histograms(
     rows = int(np.ceil(len(dims) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.7 * rows), squeeze=False)
     edges = np.linspace(0.0, 1.0, bins + 1)
-    for ax, j in zip(axes.flat, dims):
-        for c, (name, x) in zip(_MODEL_COLOURS, mapped.items()):
+    for ax, j in zip(axes.flat, dims, strict=False):
+        for c, (name, x) in zip(_MODEL_COLOURS, mapped.items(), strict=False):
             ax.hist(x[:, j], bins=edges, density=True, histtype="step", lw=1.6, color=c, label=name)
         ax.axhline(1.0, color="grey", ls=":", lw=1, label="uniform")
         ax.set_title(f"dim {j}", fontsize=9)
@@ -113,7 +113,7 @@ def plot_marginal_scatter(
     seed: int = 0,
     max_points: int = 2000,
 ) -> str:
-    """Rows = models, columns = random dimension pairs; points coloured by class (Figure 2 / D.1)."""
+    """Rows = models, columns = random dimension pairs; colour = class (Figure 2 / D.1)."""
     plt = _pyplot()
     n, d = _check(mapped)
     labels = np.asarray(labels)
@@ -166,9 +166,17 @@ def plot_neighbour_distances(
     fig, axes = plt.subplots(
         1, len(dists), figsize=(3.8 * len(dists), 2.9), squeeze=False, sharey=True
     )
-    for ax, (name, (d1, dk)) in zip(axes[0], dists.items()):
-        ax.hist(d1, bins=edges, alpha=0.6, color="#4c72b0", label=f"1st NN (median {np.median(d1):.3f})")
-        ax.hist(dk, bins=edges, alpha=0.6, color="#dd8452", label=f"{k}-th NN (median {np.median(dk):.3f})")
+    for ax, (name, (d1, dk)) in zip(axes[0], dists.items(), strict=False):
+        ax.hist(
+            d1, bins=edges, alpha=0.6, color="#4c72b0", label=f"1st NN (median {np.median(d1):.3f})"
+        )
+        ax.hist(
+            dk,
+            bins=edges,
+            alpha=0.6,
+            color="#dd8452",
+            label=f"{k}-th NN (median {np.median(dk):.3f})",
+        )
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("distance" + (" (L2-normalized)" if normalize else ""), fontsize=8)
         ax.tick_params(labelsize=7)
@@ -183,8 +191,10 @@ def plot_entropy_per_dim(entropies: Mapping[str, np.ndarray], path: str) -> str:
     """Per-dimension entropies sorted in decreasing order, one curve per model (0 = uniform)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.0))
-    for c, (name, h) in zip(_MODEL_COLOURS, entropies.items()):
-        ax.plot(np.sort(np.asarray(h))[::-1], color=c, lw=1.6, label=f"{name} (mean {np.mean(h):.3f})")
+    for c, (name, h) in zip(_MODEL_COLOURS, entropies.items(), strict=False):
+        ax.plot(
+            np.sort(np.asarray(h))[::-1], color=c, lw=1.6, label=f"{name} (mean {np.mean(h):.3f})"
+        )
     ax.axhline(0.0, color="grey", ls=":", lw=1, label="uniform (max)")
     ax.set_xlabel("dimension (sorted)", fontsize=8)
     ax.set_ylabel("m-spacings entropy", fontsize=8)

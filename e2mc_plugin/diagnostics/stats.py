@@ -1,4 +1,4 @@
-"""Numbers behind the diagnostic plots: mapped marginals, per-dimension entropy, neighbour distances.
+"""Numbers behind the diagnostic plots: mapped marginals, per-dimension entropy, neighbours.
 
 Inputs are (n, d) arrays or tensors of embeddings; outputs are numpy arrays and plain dicts.
 """
@@ -25,7 +25,7 @@ def _as_tensor(x: ArrayOrTensor) -> torch.Tensor:
 
 
 def map_embeddings(z: ArrayOrTensor, mapping: str = "sigmoid") -> np.ndarray:
-    """Psi(z) into [0, 1]^d with the criteria's mapping (``sigmoid`` | ``gaussian_cdf`` | ``identity``)."""
+    """Psi(z) in [0, 1]^d by a criteria mapping: sigmoid, gaussian_cdf or identity."""
     return get_mapping(mapping)(_as_tensor(z)).numpy()
 
 

@@ -66,7 +66,9 @@ def _paired_bool(correct_a: ArrayLike, correct_b: ArrayLike) -> tuple[np.ndarray
     a = np.asarray(correct_a)
     b = np.asarray(correct_b)
     if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"expected two 1-D arrays of equal length, got shapes {a.shape} and {b.shape}")
+        raise ValueError(
+            f"expected two 1-D arrays of equal length, got shapes {a.shape} and {b.shape}"
+        )
     for name, x in (("correct_a", a), ("correct_b", b)):
         if x.dtype != bool and not np.isin(x, (0, 1)).all():
             raise ValueError(f"{name} must be boolean or 0/1 per-example correctness")
@@ -128,7 +130,9 @@ def paired_permutation_test(
     a = np.asarray(scores_a, dtype=np.float64)
     b = np.asarray(scores_b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:
-        raise ValueError(f"expected two non-empty 1-D arrays of equal length, got {a.shape}, {b.shape}")
+        raise ValueError(
+            f"expected two non-empty 1-D arrays of equal length, got {a.shape}, {b.shape}"
+        )
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("scores must be finite")
     d = a - b
@@ -144,7 +148,9 @@ def paired_permutation_test(
     tol = 1e-9 * max(1.0, float(np.abs(nz).sum()))
     if exact:
         if k > _MAX_EXACT_NONZERO:
-            raise ValueError(f"exact enumeration of 2**{k} sign patterns is too large; use exact=False")
+            raise ValueError(
+                f"exact enumeration of 2**{k} sign patterns is too large; use exact=False"
+            )
         sums = _sign_patterns(k).astype(np.float64) @ nz
         hits = int(np.count_nonzero(np.abs(sums) >= obs_abs - tol))
         return PermutationResult(observed, hits / 2**k, k, 2**k, "exact")
@@ -160,7 +166,9 @@ def paired_permutation_test(
         sums = signs.astype(np.float64) @ nz
         hits += int(np.count_nonzero(np.abs(sums) >= obs_abs - tol))
         done += m
-    return PermutationResult(observed, (1 + hits) / (1 + n_resamples), k, n_resamples, "monte_carlo")
+    return PermutationResult(
+        observed, (1 + hits) / (1 + n_resamples), k, n_resamples, "monte_carlo"
+    )
 
 
 def compare_predictions(
@@ -179,7 +187,9 @@ def compare_predictions(
     pa = np.asarray(pred_a)
     pb = np.asarray(pred_b)
     if not (y.shape == pa.shape == pb.shape) or y.ndim != 1:
-        raise ValueError(f"expected three 1-D arrays of equal length, got {y.shape}, {pa.shape}, {pb.shape}")
+        raise ValueError(
+            f"expected three 1-D arrays of equal length, got {y.shape}, {pa.shape}, {pb.shape}"
+        )
     ca, cb = pa == y, pb == y
     return {
         "n": int(y.size),

@@ -1,15 +1,19 @@
 """Every difference between the two supported hosts lives here.
 
-| | solo-learn 1.0.2 (PyPI wheel) | solo-learn 1.0.6 (git main, 9187ea3) |
-|---|---|---|
-| Lightning | ``pytorch_lightning`` 1.9 | ``lightning.pytorch`` 2.1 |
-| method constructor | keyword arguments (argparse names) | one ``omegaconf.DictConfig`` |
-| config defaults / checks | none (``add_model_specific_args``) | static ``add_and_assert_specific_cfg`` |
-| backbone attribute | ``encoder`` / ``momentum_encoder`` | ``backbone`` / ``momentum_backbone`` |
-| projector in ``training_step`` | called by each method on the 2 large-crop features | called in ``forward`` per large crop, in ``multicrop_forward`` by SimCLR/SwAV/BYOL |
-| small crops | only SimCLR, BYOL, W-MSE accept them; the others unpack exactly two features and crash | every method accepts them (``multicrop_forward``) |
-| momentum methods | do not run under Lightning 1.9 (host API drift) | run |
-| launchers (``main_*.py``) | not shipped in the wheel | in the source checkout (``SOLO_LEARN_SRC``) |
+solo-learn 1.0.2 (PyPI wheel) vs 1.0.6 (git main, 9187ea3):
+
+- Lightning: ``pytorch_lightning`` 1.9 vs ``lightning.pytorch`` 2.1.
+- Method constructor: keyword arguments (argparse names) vs one ``omegaconf.DictConfig``.
+- Config defaults / checks: none (``add_model_specific_args``) vs the static
+  ``add_and_assert_specific_cfg``.
+- Backbone attribute: ``encoder`` / ``momentum_encoder`` vs ``backbone`` / ``momentum_backbone``.
+- Projector during ``training_step``: 1.0.2 methods call it on the 2 large-crop features
+  themselves; 1.0.6 calls it in ``forward`` per large crop and in ``multicrop_forward`` for small
+  crops (SimCLR, SwAV, BYOL, SupCon only).
+- Small crops: on 1.0.2 only SimCLR, BYOL, W-MSE accept them (the others unpack exactly two
+  features and raise ``ValueError``); on 1.0.6 every method does.
+- Momentum methods: do not run on 1.0.2 under Lightning 1.9 (host API drift); run on 1.0.6.
+- Launchers (``main_*.py``): not in the 1.0.2 wheel; in the 1.0.6 source checkout.
 
 ``HOST_VERSION`` names the API family ("1.0.2" or "1.0.6"); other versions are mapped onto the
 family their layout matches (``solo/backbones/`` package -> 1.0.6).
@@ -36,6 +40,7 @@ __all__ = [
     "host_methods",
     "get_backbone",
     "has_backbone",
+    "module_path",
     "instantiate",
     "cfg_to_kwargs",
     "host_uses_small_crops",
@@ -45,20 +50,22 @@ __all__ = [
 
 
 def _detect() -> "tuple[Optional[str], Optional[str]]":
-    try:
-        dist = metadata.version("solo-learn")
-    except metadata.PackageNotFoundError:
-        dist = None
-    if dist is not None:
-        parts = tuple(int(p) for p in dist.split(".")[:3] if p.isdigit())
-        return ("1.0.6" if parts >= (1, 0, 6) else "1.0.2"), dist
-    # not pip-installed (e.g. a checkout put on sys.path by the launcher): look at the layout
+    """(API family of the ``solo`` package that ``import solo`` would load, installed version).
+
+    The family comes from the importable package's layout (1.0.6 has a ``solo/backbones/``
+    package, 1.0.2 a ``solo/utils/backbones.py`` module), not from pip metadata: the launcher may
+    put a source checkout ahead of an installed wheel on ``sys.path``.
+    """
     spec = importlib.util.find_spec("solo")
     if spec is None or not spec.submodule_search_locations:
         return None, None
     root = list(spec.submodule_search_locations)[0]
     family = "1.0.6" if os.path.isdir(os.path.join(root, "backbones")) else "1.0.2"
-    return family, None
+    try:
+        dist: Optional[str] = metadata.version("solo-learn")
+    except metadata.PackageNotFoundError:
+        dist = None
+    return family, dist
 
 
 HOST_VERSION, HOST_DIST_VERSION = _detect()
@@ -94,6 +101,17 @@ def has_backbone(model: nn.Module) -> bool:
 def get_backbone(model: nn.Module) -> nn.Module:
     """The online backbone: ``model.backbone`` (1.0.6) or ``model.encoder`` (1.0.2)."""
     return getattr(model, BACKBONE_ATTR)
+
+
+def module_path(path: str) -> str:
+    """A dotted module path with the backbone named as this host names it: recipes may say
+    ``backbone`` (1.0.6) or ``encoder`` (1.0.2) on either host."""
+    head, _, rest = path.partition(".")
+    if head in ("backbone", "encoder"):
+        head = BACKBONE_ATTR
+    if head in ("momentum_backbone", "momentum_encoder"):
+        head = f"momentum_{BACKBONE_ATTR}"
+    return f"{head}.{rest}" if rest else head
 
 
 # --------------------------------------------------------------------------------------------

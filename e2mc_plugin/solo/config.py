@@ -90,21 +90,20 @@ def validate_aux_losses(value: Any) -> List[AuxSpec]:
             raise ConfigError(f"{key}: expected a mapping with a 'name', got {entry!r}")
         entry = dict(entry)
         if "name" not in entry:
-            raise ConfigError(
-                f"{key}.name: missing; valid names: {', '.join(list_aux_losses())}"
-            )
+            raise ConfigError(f"{key}.name: missing; valid names: {', '.join(list_aux_losses())}")
         embedding = entry.pop("embedding", None)
         if embedding is not None and (not isinstance(embedding, str) or not embedding):
-            raise ConfigError(f"{key}.embedding: expected a dotted module path like 'projector' or 'head.mlp', got {embedding!r}")
+            raise ConfigError(
+                f"{key}.embedding: expected a dotted module path like 'projector' or "
+                f"'head.mlp', got {embedding!r}"
+            )
         try:
             build_aux_losses([dict(entry)])
         except KeyError as err:  # UnknownNameError lists the valid names
             msg = err.args[0] if err.args else err
             raise ConfigError(f"{key}.name: {msg}") from err
         except TypeError as err:  # unknown / missing keyword argument, named by the loss
-            raise ConfigError(
-                f"{key}: {err} (adapter keys: {', '.join(ADAPTER_KEYS)})"
-            ) from err
+            raise ConfigError(f"{key}: {err} (adapter keys: {', '.join(ADAPTER_KEYS)})") from err
         except ValueError as err:  # a bad value (mapping: foo, views: bar...)
             raise ConfigError(f"{key}: {err}") from err
         specs.append((entry, embedding))
@@ -119,13 +118,17 @@ def validate_pretrained(value: Any) -> Optional[Dict[str, Any]]:
     if isinstance(value, str):
         value = {"path": value}
     if not isinstance(value, Mapping):
-        raise ConfigError(f"pretrained: expected a mapping {{path, format, strict, trusted}}, got {value!r}")
+        raise ConfigError(
+            f"pretrained: expected a mapping {{path, format, strict, trusted}}, got {value!r}"
+        )
     unknown = sorted(set(value) - set(PRETRAINED_KEYS))
     if unknown:
         import difflib
 
         hints = [difflib.get_close_matches(k, list(PRETRAINED_KEYS), n=1) for k in unknown]
-        hint = "".join(f" (did you mean {h[0]!r} for {k!r}?)" for k, h in zip(unknown, hints) if h)
+        hint = "".join(
+            f" (did you mean {h[0]!r} for {k!r}?)" for k, h in zip(unknown, hints, strict=True) if h
+        )
         raise ConfigError(
             f"pretrained.{unknown[0]}: unknown key{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(map(repr, unknown))}{hint}; valid keys: {', '.join(PRETRAINED_KEYS)}"

@@ -64,7 +64,12 @@ def register(
             owner = f"{current.__module__}.{getattr(current, '__qualname__', current)}"
             raise RegistrationError(
                 f"solo.methods.METHODS[{key!r}] is already {owner}, not e2mc-plugin's wrapper of "
-                f"{cls.__name__}" + (" (a wrapper of another class)" if is_wrapped(current) and base_method_of(current) is not cls else "")
+                f"{cls.__name__}"
+                + (
+                    " (a wrapper of another class)"
+                    if is_wrapped(current) and base_method_of(current) is not cls
+                    else ""
+                )
                 + "; remove it or rename it before registering the plugin"
             )
         done[key] = wrapped

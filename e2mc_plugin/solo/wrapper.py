@@ -74,7 +74,8 @@ def default_embedding(model: nn.Module) -> str:
     children = ", ".join(name for name, _ in model.named_children())
     raise ConfigError(
         f"aux_losses[*].embedding: {type(model).__name__} has no 'projector' nor 'head.mlp'; "
-        f"set 'embedding:' to the module whose output is the embedding (top-level modules: {children})"
+        "set 'embedding:' to the module whose output is the embedding "
+        f"(top-level modules: {children})"
     )
 
 
@@ -123,8 +124,8 @@ class _Capture:
 
 
 def _make_methods(method_cls: type) -> Dict[str, Any]:
-    """The methods of the wrapped class (a function so that ``super()`` has a __class__ cell per
-    wrapped class)."""
+    """The members of the wrapped class, closed over ``method_cls``: the class is made with
+    ``type()``, so the base implementation is called explicitly instead of through ``super()``."""
 
     def _e2mc_setup(self, aux_specs: Any, pretrained: Any) -> None:
         specs = validate_aux_losses(aux_specs)
@@ -138,7 +139,7 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
             default = default_embedding(self)
             grouped: Dict[str, List[Dict[str, Any]]] = {}
             for i, (kwargs, embedding) in enumerate(specs):
-                path = embedding or default
+                path = compat.module_path(embedding or default)
                 try:
                     self.get_submodule(path)
                 except AttributeError as err:
@@ -151,13 +152,13 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
             # the default group first: its keys are logged without a prefix
             order = sorted(grouped, key=lambda p: (p != default, p))
             self.aux_losses = nn.ModuleList(build_aux_losses(grouped[p]) for p in order)
-            self._aux_groups = list(zip(order, self.aux_losses))
+            self._aux_groups = list(zip(order, self.aux_losses, strict=True))
             self._aux_default = default
             self._aux_host_small = compat.host_uses_small_crops(method_cls)
             if self.num_small_crops and not self._aux_host_small:
                 log.warning(
-                    "solo-learn %s %s.training_step cannot take small crops: the host loss uses the "
-                    "%d large crops; the %d small crops feed only all-view aux losses",
+                    "solo-learn %s %s.training_step cannot take small crops: its own loss uses "
+                    "the %d large crops; the %d small crops feed only all-view aux losses",
                     compat.HOST_VERSION,
                     method_cls.__name__,
                     self.num_large_crops,
@@ -173,13 +174,14 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
 
     def _e2mc_load_pretrained(self, block: Dict[str, Any]) -> None:
         try:
-            from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint
+            from e2mc_plugin.checkpoints import initialize_from_checkpoint, pretrained_from_cfg
         except ImportError as err:
             raise ConfigError(
-                f"pretrained: e2mc_plugin.checkpoints is not available ({err}); cannot load {block['path']}"
+                f"pretrained: e2mc_plugin.checkpoints is not available ({err}); "
+                f"cannot load {block['path']}"
             ) from err
-        loaded = load_checkpoint(block["path"], format=block["format"], trusted=block["trusted"])
-        report = initialize_from_checkpoint(self, loaded, strict=block["strict"])
+        loaded, strict = pretrained_from_cfg(block)
+        report = initialize_from_checkpoint(self, loaded, strict=strict)
         self.pretrained_report = report
         log.info("pretrained: initialized from %s\n%s", block["path"], report)
 
@@ -187,7 +189,9 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
 
         def __init__(self, cfg):
             name = cfg.get("method") if hasattr(cfg, "get") else None
-            host_name = name[: -len("_aux")] if isinstance(name, str) and name.endswith("_aux") else None
+            host_name = (
+                name[: -len("_aux")] if isinstance(name, str) and name.endswith("_aux") else None
+            )
             with compat.host_method_name(cfg, host_name):
                 method_cls.__init__(self, cfg)
             self._e2mc_setup(self.cfg.get("aux_losses"), self.cfg.get("pretrained"))
@@ -210,6 +214,7 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
             validate_aux_losses(aux_losses)
             validate_pretrained(pretrained)
             method_cls.__init__(self, *args, **kwargs)
+            # 1.0.2 keeps no cfg object: record the blocks for inspection
             self.aux_losses_cfg = to_plain(aux_losses) or []
             self.pretrained_cfg = to_plain(pretrained)
             self._e2mc_setup(aux_losses, pretrained)
@@ -231,7 +236,10 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
         n_large, n_crops = self.num_large_crops, self.num_large_crops + self.num_small_crops
         want_all = any(m.wants_all_views for _, m in self._aux_groups)
         backbone = compat.get_backbone(self)
-        modules = {p: (backbone if p == compat.BACKBONE_ATTR else self.get_submodule(p)) for p, _ in self._aux_groups}
+        modules = {
+            p: (backbone if p == compat.BACKBONE_ATTR else self.get_submodule(p))
+            for p, _ in self._aux_groups
+        }
         cap = _Capture(backbone, modules)
         with cap:
             if self.num_small_crops and not self._aux_host_small:
@@ -287,7 +295,12 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
             }
         self.log("train_aux/loss", total.detach(), on_epoch=True, sync_dist=True, prog_bar=True)
         for k, v in terms.items():
-            self.log(f"train_aux/{k}", v.detach() if torch.is_tensor(v) else v, on_epoch=True, sync_dist=True)
+            self.log(
+                f"train_aux/{k}",
+                v.detach() if torch.is_tensor(v) else v,
+                on_epoch=True,
+                sync_dist=True,
+            )
 
         if isinstance(out, dict):
             out = dict(out)
@@ -323,13 +336,27 @@ def with_aux_losses(method_cls: type) -> type:
         return _WRAPPED[method_cls]
     name = f"{method_cls.__name__}WithAux"
     module = sys.modules[__name__]
-    existing = getattr(module, name, None)
+    existing = module.__dict__.get(name)  # not getattr: the module __getattr__ would recurse
     if existing is not None and base_method_of(existing) is not method_cls:
         name = f"{method_cls.__module__.replace('.', '_')}_{name}"
     wrapped = type(name, (method_cls,), _make_methods(method_cls))
     wrapped.__module__ = __name__
     wrapped.__qualname__ = name
-    wrapped.__doc__ = f"{method_cls.__name__} with e2mc-plugin auxiliary losses.\n\n{with_aux_losses.__doc__}"
+    wrapped.__doc__ = (
+        f"{method_cls.__name__} with e2mc-plugin auxiliary losses.\n\n{with_aux_losses.__doc__}"
+    )
     setattr(module, name, wrapped)
     _WRAPPED[method_cls] = wrapped
     return wrapped
+
+
+def __getattr__(name: str) -> type:
+    """``<HostClass>WithAux`` on first access, so that a pickled wrapped model (``ddp_spawn``,
+    multiprocessing) unpickles in a fresh process where the class was not created yet."""
+    if name.endswith("WithAux"):
+        methods = compat.host_methods()
+        host = {cls.__name__: cls for cls in methods.values() if isinstance(cls, type)}
+        base = host.get(name[: -len("WithAux")])
+        if base is not None and not is_wrapped(base):
+            return with_aux_losses(base)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

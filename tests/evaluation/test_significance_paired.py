@@ -53,9 +53,7 @@ def test_significance_mcnemar_auto_switches_on_discordant_count():
 def test_significance_symmetric_cases_have_p_one(exact):
     a, bb = _pairs(6, 6)
     assert mcnemar(a, bb, exact=exact).pvalue == 1.0
-    assert paired_permutation_test(a, bb, exact=exact, n_resamples=500).pvalue == pytest.approx(
-        1.0
-    )
+    assert paired_permutation_test(a, bb, exact=exact, n_resamples=500).pvalue == pytest.approx(1.0)
     same = np.array([1, 0, 1, 1, 0], bool)
     assert mcnemar(same, same, exact=exact).pvalue == 1.0
     assert paired_permutation_test(same, same, exact=exact).pvalue == 1.0
@@ -103,7 +101,9 @@ def test_significance_permutation_monte_carlo_close_to_exact_and_seeded():
     mc2 = paired_permutation_test(a, bb, exact=False, n_resamples=20_000, seed=1)
     assert mc1 == mc2  # same seed, same answer
     assert mc1.method == "monte_carlo" and mc1.pvalue > 0
-    assert mc1.pvalue == pytest.approx(exact, abs=4 * math.sqrt(exact * (1 - exact) / 20_000) + 1e-4)
+    assert mc1.pvalue == pytest.approx(
+        exact, abs=4 * math.sqrt(exact * (1 - exact) / 20_000) + 1e-4
+    )
 
 
 def test_significance_permutation_on_correctness_equals_exact_mcnemar():

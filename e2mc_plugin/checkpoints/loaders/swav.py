@@ -43,7 +43,9 @@ class SwAVOfficial(CheckpointLoader):
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
         state = _tensors(raw)
-        report = LoadReport(dropped=[k for k in raw if k != "state_dict"] if state is not raw else [])
+        report = LoadReport(
+            dropped=[k for k in raw if k != "state_dict"] if state is not raw else []
+        )
         rules = [
             ("module.projection_head.", "projector."),
             ("module.prototypes.weight", "prototypes.weight_v"),

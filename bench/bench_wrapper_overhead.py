@@ -1,0 +1,109 @@
+"""Step time of a wrapped solo-learn method with E2MC vs ``aux_losses: []`` vs the plain host class.
+
+One process, same model size and data; real Lightning fits on the CPU; per-step wall time from
+``on_train_batch_start`` to ``on_train_batch_end`` (forward, aux loss, backward, optimizer step).
+The variants run in interleaved rounds whose order rotates (plain, empty, e2mc / empty, e2mc,
+plain / ...), so drifting machine load hits every variant alike; reported per variant: the median
+over all timed steps and the best (lowest) per-round median, the more robust number on a shared
+machine.
+
+    python bench/bench_wrapper_overhead.py                      # VICReg, resnet18, 32 px, batch 32
+    python bench/bench_wrapper_overhead.py --proj-dim 2048 --batch-size 64 --threads 2
+
+Works on either host (solo-learn 1.0.2 or 1.0.6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Dict, List
+
+import torch
+
+
+def _timer_callback(pl):
+    class StepTimer(pl.Callback):
+        def __init__(self) -> None:
+            self.times: List[float] = []
+            self._t0 = 0.0
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx, *args):
+            self._t0 = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *args):
+            self.times.append(time.perf_counter() - self._t0)
+
+    return StepTimer()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--method", default="vicreg")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--proj-dim", type=int, default=256, help="projector hidden and output dim")
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per round")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per round")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--beta", type=float, default=1000.0)
+    parser.add_argument("--gamma", type=float, default=100.0)
+    parser.add_argument("--mapping", default="sigmoid")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    from e2mc_plugin.solo import api, compat
+
+    pl = compat.lightning()
+    e2mc = [{"name": "e2mc", "beta": args.beta, "gamma": args.gamma, "mapping": args.mapping}]
+    overrides = {
+        "optimizer.batch_size": args.batch_size,
+        "method_kwargs.proj_hidden_dim": args.proj_dim,
+        "method_kwargs.proj_output_dim": args.proj_dim,
+    }
+    variants = {
+        "plain host class": (False, []),
+        "wrapped, aux_losses: []": (True, []),
+        "wrapped, E2MC": (True, e2mc),
+    }
+    n_steps = args.warmup + args.steps
+    loader = api.synthetic_pretrain_loader(n_steps * args.batch_size, batch_size=args.batch_size)
+    times: Dict[str, List[float]] = {k: [] for k in variants}
+    round_medians: Dict[str, List[float]] = {k: [] for k in variants}
+    names = list(variants)
+    for r in range(args.rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            wrap, aux = variants[name]
+            torch.manual_seed(0)
+            model = api.build_method(
+                api.tiny_cfg(args.method, aux_losses=aux, **overrides), wrap=wrap
+            )
+            timer = _timer_callback(pl)
+            api.fit(
+                model, loader, max_epochs=1, callbacks=[timer], enable_progress_bar=False, seed=0
+            )
+            times[name] += timer.times[args.warmup :]
+            round_medians[name].append(statistics.median(timer.times[args.warmup :]))
+
+    print(
+        f"solo-learn {compat.HOST_DIST_VERSION or compat.HOST_VERSION}, torch {torch.__version__}, "
+        f"CPU threads {args.threads}: {args.method} resnet18 32x32, batch {args.batch_size}, "
+        f"2 crops, projector {args.proj_dim}-{args.proj_dim}-{args.proj_dim}; "
+        f"{args.rounds} rounds x {args.steps} timed steps"
+    )
+    base = statistics.median(times["wrapped, aux_losses: []"])
+    best_base = min(round_medians["wrapped, aux_losses: []"])
+    for name, ts in times.items():
+        med, best = statistics.median(ts), min(round_medians[name])
+        print(
+            f"  {name:<26} median {med * 1e3:7.1f} ms/step (x{med / base:5.3f})   "
+            f"best round {best * 1e3:7.1f} ms/step (x{best / best_base:5.3f})"
+        )
+    print("  (x = ratio to 'wrapped, aux_losses: []')")
+
+
+if __name__ == "__main__":
+    main()

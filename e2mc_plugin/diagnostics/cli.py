@@ -1,0 +1,180 @@
+"""``e2mc-plugin diagnose CKPT [--compare CKPT2]``: diagnostic figures of checkpoints on digits.
+
+The checkpoint is read with :func:`e2mc_plugin.checkpoints.load_checkpoint` (any registered
+format), a matching solo-learn method is built and initialized with
+:func:`e2mc_plugin.checkpoints.initialize_from_checkpoint`, and the embeddings of scikit-learn's
+digits are plotted. The architecture comes from, in order: ``--config`` (JSON/YAML, the
+1.0.6-style dict of :func:`e2mc_plugin.solo.api.build_method`), an ``args.json`` beside the
+checkpoint (solo-learn's and the demo's layout), or the checkpoint's tensor shapes (resnet18 /
+resnet50, CIFAR or ImageNet stem, projector widths) with ``--method``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any, Dict, List, Mapping, Optional
+
+__all__ = ["main", "build_parser", "config_for", "infer_cfg"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="e2mc-plugin diagnose",
+        description="Mapped marginals, 2-D scatters, neighbour distances and per-dimension entropy "
+        "of one checkpoint, or two side by side (--compare).",
+    )
+    p.add_argument("checkpoint")
+    p.add_argument("--format", default=None, help="checkpoint format (default: detect)")
+    p.add_argument("--compare", default=None, metavar="CKPT2", help="a second checkpoint")
+    p.add_argument("--compare-format", default=None)
+    p.add_argument("--out", default=os.path.join("runs", "e2mc-diagnose"))
+    p.add_argument(
+        "--config", default=None, help="JSON/YAML model config (else args.json / inferred)"
+    )
+    p.add_argument("--method", default="vicreg", help="host method when the config is inferred")
+    p.add_argument(
+        "--mapping",
+        default=None,
+        help="Psi: sigmoid | gaussian_cdf | identity (default: sigmoid for vicreg, "
+        "else gaussian_cdf)",
+    )
+    p.add_argument(
+        "--space",
+        choices=("projector", "features"),
+        default="projector",
+        help="embeddings for the marginal plots: projector output z or backbone features",
+    )
+    p.add_argument("--size", type=int, default=16, help="digit image side in pixels")
+    p.add_argument("--k", type=int, default=20, help="k of the k-th nearest neighbour")
+    p.add_argument("--no-strict", action="store_true", help="load what matches, report the rest")
+    p.add_argument("--trusted", action="store_true", help="full unpickling (trusted files only)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N digits")
+    return p
+
+
+def infer_cfg(state_dict: Mapping[str, Any], method: str) -> Dict[str, Any]:
+    """A build config matching a state dict's shapes (solo-learn 1.0.6 key names)."""
+    from e2mc_plugin.solo.api import tiny_cfg
+
+    keys = list(state_dict)
+    if any(k.startswith("backbone.layer1.0.conv3.") for k in keys):
+        backbone = "resnet50"
+    elif any(k.startswith("backbone.layer1.0.conv2.") for k in keys):
+        backbone = "resnet18"
+    else:
+        raise ValueError("cannot infer the backbone (resnet18/resnet50 expected); pass --config")
+    conv1 = state_dict.get("backbone.conv1.weight")
+    cifar = conv1 is not None and tuple(conv1.shape[-2:]) == (3, 3)
+    linears = sorted(
+        (int(k.split(".")[1]), tuple(v.shape))
+        for k, v in state_dict.items()
+        if k.startswith("projector.") and k.endswith(".weight") and getattr(v, "ndim", 0) == 2
+    )
+    overrides: Dict[str, Any] = {
+        "backbone": {"name": backbone, "kwargs": {}},
+        "data": {"dataset": "cifar10" if cifar else "custom", "num_classes": 10},
+    }
+    cfg = tiny_cfg(method, **overrides)
+    if linears:
+        cfg["method_kwargs"]["proj_hidden_dim"] = linears[0][1][0]
+        cfg["method_kwargs"]["proj_output_dim"] = linears[-1][1][0]
+    return cfg
+
+
+def _read_config(path: str) -> Dict[str, Any]:
+    with open(path) as f:
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            return dict(yaml.safe_load(f))
+        return dict(json.load(f))
+
+
+def config_for(
+    ckpt: str, state_dict: Mapping[str, Any], args: argparse.Namespace
+) -> Dict[str, Any]:
+    """``--config``, else ``args.json`` beside ``ckpt`` (1.0.6-style), else :func:`infer_cfg`."""
+    if args.config:
+        cfg = _read_config(args.config)
+    else:
+        beside = os.path.join(os.path.dirname(os.path.abspath(ckpt)), "args.json")
+        cfg = _read_config(beside) if os.path.isfile(beside) else None
+        if cfg is not None and not isinstance(cfg.get("backbone"), Mapping):
+            cfg = None  # a 1.0.2 (argparse, flat) args.json: not a build config
+        if cfg is None:
+            cfg = infer_cfg(state_dict, args.method)
+    cfg["aux_losses"] = []  # evaluation only: no auxiliary terms, weights come from `ckpt`
+    cfg["pretrained"] = None
+    return cfg
+
+
+def _load_model(ckpt: str, fmt: Optional[str], args: argparse.Namespace):
+    from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint
+    from e2mc_plugin.solo.api import build_method
+
+    loaded = load_checkpoint(ckpt, fmt, trusted=args.trusted)
+    cfg = config_for(ckpt, loaded.state_dict, args)
+    model = build_method(cfg)
+    report = initialize_from_checkpoint(model, loaded, strict=not args.no_strict)
+    return model, cfg, loaded.format, report
+
+
+def _label(path: str, other: Optional[str]) -> str:
+    """Short distinct names for the figure legends: the file stem, or parent/stem if equal."""
+    stem = lambda p: os.path.splitext(os.path.basename(p))[0]  # noqa: E731
+    if other is None or stem(path) != stem(other):
+        return stem(path)
+    return f"{os.path.basename(os.path.dirname(os.path.abspath(path)))}/{stem(path)}"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from e2mc_plugin.demo.cli import quiet_lightning
+
+    quiet_lightning()
+    from e2mc_plugin.demo.data import eval_loader, load_digits_split
+    from e2mc_plugin.diagnostics.embed import embed
+    from e2mc_plugin.diagnostics.plots import format_entropy_table, write_diagnostics
+
+    ckpts = [(args.checkpoint, args.format)]
+    if args.compare:
+        ckpts.append((args.compare, args.compare_format))
+    split = load_digits_split(size=args.size, test_fraction=0.3, seed=0, limit=args.limit)
+    import torch
+
+    x = torch.cat([split.train_x, split.test_x])
+    y = torch.cat([split.train_y, split.test_y])
+    loader = eval_loader(split, x, y)
+    embs, method = {}, None
+    for i, (path, fmt) in enumerate(ckpts):
+        other = ckpts[1 - i][0] if len(ckpts) == 2 else None
+        model, cfg, fmt_used, report = _load_model(path, fmt, args)
+        method = method or str(cfg["method"]).removesuffix("_aux")
+        print(
+            f"[{path}] format {fmt_used}, method {cfg['method']}, "
+            f"backbone {cfg['backbone']['name']}"
+        )
+        print(report)
+        embs[_label(path, other)] = embed(model, loader)
+    mapping = args.mapping or ("sigmoid" if method == "vicreg" else "gaussian_cdf")
+    space = {
+        n: (e.projections if args.space == "projector" else e.features) for n, e in embs.items()
+    }
+    labels = next(iter(embs.values())).labels
+    out = write_diagnostics(
+        space,
+        labels,
+        args.out,
+        features={n: e.features for n, e in embs.items()},
+        mapping=mapping,
+        k=args.k,
+    )
+    print(
+        f"\nper-dimension m-spacings entropy of Psi({args.space}) with Psi = {mapping}, "
+        f"{labels.size} digits (0 = uniform):"
+    )
+    print(format_entropy_table(out["entropy"]))
+    print("wrote", ", ".join(out["pngs"] + [out["summary_path"]]))
+    return 0

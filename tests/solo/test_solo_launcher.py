@@ -1,0 +1,287 @@
+"""``e2mc-plugin pretrain|linear|knn|umap``: flag handling, the checkout lookup, the CPU shim, the
+hydra search-path plugin, and (slow, 1.0.6) one CPU epoch of VICReg + E2MC through the host's own
+``main_pretrain.py`` followed by ``main_knn.py`` and ``main_linear.py`` on its checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+
+def test_solo_launcher_without_checkout_says_what_to_do(monkeypatch, capsys):
+    from e2mc_plugin.solo import launcher
+
+    monkeypatch.delenv(launcher.SOLO_SRC_ENV, raising=False)
+    assert launcher.main_pretrain(["--config-name", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "--solo-src" in err and "SOLO_LEARN_SRC" in err and "main_pretrain.py" in err
+
+
+def test_solo_launcher_rejects_a_folder_without_the_script(tmp_path, capsys):
+    from e2mc_plugin.solo import launcher
+
+    assert launcher.main_knn(["--solo-src", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'main_knn.py'} does not exist" in capsys.readouterr().err
+
+
+def test_solo_launcher_flags_and_overrides():
+    from e2mc_plugin.solo import launcher
+
+    args, src, cpu = launcher._split_flags(
+        ["a=1", "--solo-src", "/s", "--cpu", "--config-name", "n"]
+    )
+    assert (args, src, cpu) == (["a=1", "--config-name", "n"], "/s", True)
+    assert launcher._split_flags(["--solo-src=/t"])[1] == "/t"
+    cwd = Path.cwd()
+    assert launcher._absolute_config_path(["--config-path", "rel", "-cp=/abs", "x=1"]) == [
+        "--config-path",
+        str(cwd / "rel"),
+        "-cp=/abs",
+        "x=1",
+    ]
+    extra = launcher._cpu_overrides(["accelerator=gpu", "++precision=16", "devices=[0]"])
+    assert extra == ["++strategy=auto", "++sync_batchnorm=False"]  # the user's keys win
+
+
+def test_solo_cpu_shim_maps_cuda_to_cpu_and_restores():
+    from e2mc_plugin.solo.launcher import cpu_shim
+
+    before = (torch.Tensor.cuda, torch.nn.Module.cuda, torch.Tensor.to, torch.nn.Module.to)
+    lin = torch.nn.Linear(2, 2)
+    with cpu_shim():
+        x = torch.ones(2).cuda(non_blocking=True)
+        assert x.device.type == "cpu" and lin.cuda() is lin
+        assert lin.to("cuda:0") is lin and x.to("cuda:0").device.type == "cpu"
+        assert x.to(device=torch.device("cuda"), dtype=torch.float64).dtype == torch.float64
+    assert before == (torch.Tensor.cuda, torch.nn.Module.cuda, torch.Tensor.to, torch.nn.Module.to)
+
+
+def test_solo_hydra_searchpath_plugin_finds_repo_configs(monkeypatch, tmp_path):
+    pytest.importorskip("hydra")
+    from hydra import compose, initialize
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.search_path_plugin import SearchPathPlugin
+
+    from hydra_plugins.e2mc_plugin_searchpath import CONFIGS_ENV, configs_location
+
+    names = [p.__name__ for p in Plugins.instance().discover(SearchPathPlugin)]
+    assert "E2MCPluginSearchPathPlugin" in names
+    import e2mc_plugin
+
+    repo_configs = Path(e2mc_plugin.__file__).resolve().parent.parent / "configs"
+    if repo_configs.is_dir():  # editable install / checkout
+        assert configs_location() == f"file://{repo_configs}"
+    # hydra composes a recipe by name from the plugin's folder, no --config-path
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "recipe.yaml").write_text(
+        "# @package _global_\nmethod: vicreg_aux\naux_losses: []\n"
+    )
+    monkeypatch.setenv(CONFIGS_ENV, str(tmp_path))
+    assert configs_location() == f"file://{tmp_path.resolve()}"
+    with initialize(version_base="1.2", config_path=None):
+        cfg = compose(config_name="probe/recipe")
+    assert cfg.method == "vicreg_aux"
+
+
+# ------------------------------------------------------------------------------------------------
+# end to end through the host's launchers (1.0.6 source checkout)
+
+
+def _checkout() -> Path:
+    src = os.environ.get("SOLO_LEARN_SRC")
+    if src:
+        return Path(src)
+    import solo
+
+    root = Path(solo.__file__).resolve().parent.parent
+    if not (root / "main_pretrain.py").is_file():
+        pytest.skip("no solo-learn checkout: set SOLO_LEARN_SRC")
+    return root
+
+
+def _image_folder(root: Path, classes: int, per_class: int, seed: int) -> Path:
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(seed)
+    for c in range(classes):
+        (root / f"class{c}").mkdir(parents=True)
+        base = torch.rand(3, generator=g) * 255
+        for i in range(per_class):
+            noise = torch.rand(32, 32, 3, generator=g) * 80
+            img = (base + noise).clamp(0, 255).to(torch.uint8).numpy()
+            Image.fromarray(img).save(root / f"class{c}" / f"{i}.png")
+    return root
+
+
+PRETRAIN_YAML = """
+defaults:
+  - _self_
+  - override hydra/hydra_logging: disabled
+  - override hydra/job_logging: disabled
+hydra:
+  output_subdir: null
+  run:
+    dir: .
+name: e2e-vicreg-e2mc
+method: vicreg_aux
+aux_losses:
+  - {name: e2mc, beta: 1000, gamma: 100, mapping: sigmoid}
+backbone: {name: resnet18}
+method_kwargs:
+  {proj_hidden_dim: 32, proj_output_dim: 32, sim_loss_weight: 25.0, var_loss_weight: 25.0,
+   cov_loss_weight: 1.0}
+data: {dataset: custom, train_path: TRAIN, val_path: VAL, format: image_folder, num_workers: 0}
+augmentations:
+  - rrc: {enabled: True, crop_min_scale: 0.5, crop_max_scale: 1.0}
+    color_jitter: {prob: 0.5, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1}
+    grayscale: {prob: 0.2}
+    gaussian_blur: {prob: 0.0}
+    solarization: {prob: 0.0}
+    equalization: {prob: 0.0}
+    horizontal_flip: {prob: 0.5}
+    crop_size: 32
+    num_crops: 2
+optimizer: {name: sgd, batch_size: 8, lr: 0.01, classifier_lr: 0.1, weight_decay: 1e-5}
+scheduler: {name: none}
+checkpoint: {enabled: True, dir: trained_models, frequency: 1}
+auto_resume: {enabled: False}
+wandb: {enabled: False}
+max_epochs: 1
+limit_train_batches: 3
+limit_val_batches: 1
+num_sanity_val_steps: 0
+enable_progress_bar: False
+"""
+
+LINEAR_YAML = """
+defaults:
+  - _self_
+  - override hydra/hydra_logging: disabled
+  - override hydra/job_logging: disabled
+hydra:
+  output_subdir: null
+  run:
+    dir: .
+name: e2e-linear
+pretrained_feature_extractor: CKPT
+pretrain_method: vicreg_aux
+backbone: {name: resnet18}
+data: {dataset: custom, train_path: TRAIN, val_path: VAL, format: image_folder, num_workers: 0}
+optimizer: {name: sgd, batch_size: 8, lr: 0.1, weight_decay: 0}
+scheduler: {name: none}
+checkpoint: {enabled: True, dir: trained_models, frequency: 1}
+auto_resume: {enabled: False}
+wandb: {enabled: False}
+max_epochs: 1
+limit_train_batches: 2
+limit_val_batches: 1
+num_sanity_val_steps: 0
+enable_progress_bar: False
+"""
+
+
+def _cli(args, cwd: Path, src: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SOLO_LEARN_SRC=str(src), OMP_NUM_THREADS="1", WANDB_MODE="disabled")
+    proc = subprocess.run(
+        [sys.executable, "-m", "e2mc_plugin.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"{args[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    return proc
+
+
+@pytest.mark.slow
+@pytest.mark.host106
+def test_solo_launcher_pretrain_knn_linear_end_to_end(tmp_path):
+    src = _checkout()
+    train = _image_folder(tmp_path / "data" / "train", classes=5, per_class=8, seed=0)
+    val = _image_folder(tmp_path / "data" / "val", classes=5, per_class=2, seed=1)
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "pretrain.yaml").write_text(
+        PRETRAIN_YAML.replace("TRAIN", str(train)).replace("VAL", str(val))
+    )
+    _cli(
+        ["pretrain", "--cpu", "--config-path", "recipes", "--config-name", "pretrain.yaml"],
+        tmp_path,
+        src,
+    )
+
+    runs = list((tmp_path / "trained_models" / "vicreg_aux").iterdir())
+    assert len(runs) == 1
+    ckpts = list(runs[0].glob("*.ckpt"))
+    assert len(ckpts) == 1
+    args = json.loads((runs[0] / "args.json").read_text())
+    assert args["method"] == "vicreg_aux"
+    assert args["aux_losses"] == [
+        {"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}
+    ]
+    state = torch.load(ckpts[0], map_location="cpu", weights_only=False)["state_dict"]
+    assert any(k.startswith("backbone.") for k in state) and any(
+        k.startswith("projector.") for k in state
+    )
+
+    knn = _cli(
+        [
+            "knn",
+            "--cpu",
+            "--pretrained_checkpoint_dir",
+            str(runs[0]),
+            "--dataset",
+            "custom",
+            "--train_data_path",
+            str(train),
+            "--val_data_path",
+            str(val),
+            "--data_format",
+            "image_folder",
+            "--batch_size",
+            "8",
+            "--num_workers",
+            "0",
+            "--k",
+            "3",
+            "--temperature",
+            "0.1",
+            "--distance_function",
+            "euclidean",
+            "--feature_type",
+            "backbone",
+        ],
+        tmp_path,
+        src,
+    )
+    assert "Result: acc@1=" in knn.stdout
+
+    (tmp_path / "recipes" / "linear.yaml").write_text(
+        LINEAR_YAML.replace("CKPT", str(ckpts[0]))
+        .replace("TRAIN", str(train))
+        .replace("VAL", str(val))
+    )
+    _cli(
+        ["linear", "--cpu", "--config-path", "recipes", "--config-name", "linear.yaml"],
+        tmp_path,
+        src,
+    )
+    assert list((tmp_path / "trained_models" / "linear").rglob("*.ckpt"))
+
+
+@pytest.mark.host102
+def test_solo_launcher_refuses_the_102_host(tmp_path, monkeypatch, capsys):
+    """The launchers are 1.0.6 hydra scripts; on 1.0.2 the launcher points to the Python API."""
+    from e2mc_plugin.solo import launcher
+
+    (tmp_path / "main_pretrain.py").write_text("raise SystemExit('must not run')\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "solo", raising=False)  # as in a fresh CLI process
+    assert launcher.main_pretrain(["--solo-src", str(tmp_path)]) == 2
+    assert "e2mc_plugin.solo.api" in capsys.readouterr().err

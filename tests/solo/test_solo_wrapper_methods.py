@@ -1,0 +1,176 @@
+"""The wrapper on REAL host method classes, inside a real Lightning fit (CPU, tiny resnet18).
+
+Per case: the fit runs; the captured embeddings are the embedding module's output (before any
+normalization / prototypes / predictor) for each crop in crop order, equal to an independent
+``module(backbone(crop))``; the logged ``train_aux/*`` terms are finite and equal the criterion
+recomputed from those embeddings; the aux gradient reaches the backbone; validation (sanity check
++ epoch end) runs with no hook installed. Plus: ``aux_losses: []`` is the unwrapped method, bit for
+bit (same per-step losses, same final weights).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import pytest
+import torch
+
+# no host marker = runs on either host (host102 / host106 mark the single-host cases)
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("solo") is None, reason="needs a solo-learn host (1.0.2 or 1.0.6)"
+)
+H102, H106 = pytest.mark.host102, pytest.mark.host106
+BOTH = ()
+
+E2MC_VICREG = {"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}
+E2MC_SWAV = {"name": "e2mc", "beta": 1, "gamma": 25, "mapping": "gaussian_cdf"}
+E2MC_SIMSIAM = {"name": "e2mc", "beta": 0.001, "gamma": 0.01, "mapping": "gaussian_cdf"}
+MMCR = {"name": "mmcr", "weight": 0.005}  # views="all" by default
+
+# id, hosts, method, small crops, aux_losses, crops the wrapper must project itself {host: [...]}
+CASES = [
+    ("vicreg-e2mc", BOTH, "vicreg", 0, [E2MC_VICREG], {}),
+    ("swav-2+2-e2mc+mmcr", BOTH, "swav", 2, [E2MC_SWAV, MMCR], {"1.0.2": [2, 3]}),
+    ("simsiam-e2mc", BOTH, "simsiam", 0, [E2MC_SIMSIAM], {}),
+    ("vicreg-2+2-mmcr", BOTH, "vicreg", 2, [MMCR], {"1.0.2": [2, 3], "1.0.6": [2, 3]}),
+    ("byol-2+2-e2mc+mmcr", (H106,), "byol", 2, [E2MC_SWAV, MMCR], {}),
+    ("mocov3-e2mc+vcreg", (H106,), "mocov3", 0, [E2MC_SWAV, {"name": "vcreg"}], {}),
+    ("dino-e2mc+auh", (H106,), "dino", 0, [E2MC_SWAV, {"name": "auh"}], {}),
+    # a second group on another module: E2MC on the backbone features themselves
+    (
+        "simsiam-e2mc+backbone-vcreg",
+        BOTH,
+        "simsiam",
+        0,
+        [E2MC_SIMSIAM, {"name": "vcreg", "space": "projector", "embedding": "backbone"}],
+        {},
+    ),
+]
+
+
+def _params():
+    for cid, marks, *rest in CASES:
+        yield pytest.param(*rest, id=cid, marks=list(marks))
+
+
+def _close(a, b, rtol=1e-5, atol=1e-6):
+    return torch.allclose(a.float(), b.float(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("method,n_small,aux,projected_here", _params())
+def test_solo_wrapped_fit_captures_logs_and_backprops(method, n_small, aux, projected_here, probe):
+    from e2mc_plugin.solo import api, compat
+
+    cfg = api.tiny_cfg(method, aux_losses=aux, **{"data.num_small_crops": n_small})
+    torch.manual_seed(0)
+    model = api.build_method(cfg)
+    assert type(model).__name__.endswith("WithAux")
+    model.aux_debug = True
+    n_crops = 2 + n_small
+    train = api.synthetic_pretrain_loader(16, batch_size=8, num_small_crops=n_small)
+    val = api.synthetic_eval_loader(8, batch_size=8)
+    trainer = api.fit(
+        model,
+        train,
+        val_loader=val,
+        max_epochs=1,
+        seed=0,
+        callbacks=[probe],
+        enable_progress_bar=False,
+        num_sanity_val_steps=1,
+    )
+
+    assert len(probe.steps) == 2 and model._aux_num_steps == 2
+    default = "head.mlp" if method == "dino" else "projector"
+    groups = dict(model._aux_groups)
+    assert next(iter(groups)) == default
+    for step in probe.steps:
+        assert torch.isfinite(step["loss"])
+        assert set(step["views"]) == set(groups)
+        for path, aux_set in groups.items():
+            views = step["views"][path]
+            assert len(views) == (n_crops if aux_set.wants_all_views else 2)
+            # embeddings: the module's own output per crop, in crop order
+            for i, (got, exp) in enumerate(zip(views, step["expected"][path], strict=True)):
+                assert got.shape == exp.shape
+                assert _close(got, exp, rtol=1e-4, atol=1e-5), (
+                    f"{path} crop {i}: max diff {(got - exp).abs().max()}"
+                )
+            if path != compat.BACKBONE_ATTR:
+                assert step["unmatched"][path] == 0
+        assert step["projected_here"].get(default, []) == projected_here.get(
+            compat.HOST_VERSION, []
+        )
+        # logged terms == the criteria recomputed from the captured embeddings
+        recomputed, total = {}, 0.0
+        for path, aux_set in groups.items():
+            views = step["views"][path]
+            res = aux_set(views[:2], views)
+            total = total + res["loss"]
+            if path == default:
+                res.pop("loss")  # the default group's own total is logged as the overall total
+            recomputed.update(
+                {(k if path == default else f"{path}/{k}"): v for k, v in res.items()}
+            )
+        recomputed["loss"] = total
+        assert set(step["out"]) == set(recomputed)
+        for k, v in recomputed.items():
+            assert torch.isfinite(step["out"][k]), k
+            assert _close(step["out"][k], v), (k, step["out"][k], v)
+        # the aux term alone moves the backbone
+        g = step["backbone_grad"]
+        assert torch.isfinite(g).all() and g.abs().sum() > 0
+
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    last = probe.steps[-1]["out"]
+    assert math.isclose(
+        metrics["train_aux/loss_step"], float(last["loss"]), rel_tol=1e-5, abs_tol=1e-6
+    )
+    for k, v in last.items():
+        if k != "loss":
+            assert math.isclose(
+                metrics[f"train_aux/{k}_step"], float(v), rel_tol=1e-5, abs_tol=1e-6
+            ), k
+            assert math.isfinite(metrics[f"train_aux/{k}"])
+    # validation ran (sanity check + epoch end) with no hook installed, none left behind
+    assert probe.hooks_in_validation and set(probe.hooks_in_validation) == {0}
+    assert len(compat.get_backbone(model)._forward_hooks) == 0
+    assert len(model.get_submodule(default)._forward_hooks) == 0
+
+
+IDENTITY_CASES = [
+    pytest.param("vicreg", 0, id="vicreg", marks=list(BOTH)),
+    pytest.param("swav", 0, id="swav", marks=[H102]),
+    pytest.param("swav", 2, id="swav-2+2", marks=[H106]),
+    pytest.param("simsiam", 0, id="simsiam", marks=list(BOTH)),
+    pytest.param("mocov3", 0, id="mocov3", marks=[H106]),
+]
+
+
+@pytest.mark.parametrize("method,n_small", IDENTITY_CASES)
+def test_solo_empty_aux_losses_is_bit_identical_to_host_method(
+    method, n_small, loss_recorder_factory
+):
+    from e2mc_plugin.solo import api
+
+    cfg = api.tiny_cfg(method, **{"data.num_small_crops": n_small})
+
+    def run(wrap: bool):
+        torch.manual_seed(0)
+        model = api.build_method(cfg, wrap=wrap)
+        rec = loss_recorder_factory()
+        train = api.synthetic_pretrain_loader(16, batch_size=8, num_small_crops=n_small)
+        api.fit(model, train, max_epochs=1, seed=0, callbacks=[rec], enable_progress_bar=False)
+        return model, rec.losses
+
+    plain, plain_losses = run(False)
+    wrapped, wrapped_losses = run(True)
+    assert type(wrapped).__mro__[1] is type(plain)
+    assert len(plain_losses) == len(wrapped_losses) == 2
+    for a, b in zip(plain_losses, wrapped_losses, strict=True):
+        assert torch.equal(a, b), (a, b)
+    sa, sb = plain.state_dict(), wrapped.state_dict()
+    assert list(sa) == list(sb)
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
