@@ -40,9 +40,11 @@ class E2MCLoss(AuxLoss):
         eps: added inside the log (1e-7 in the released launch scripts).
         reduction: ``"reference"`` (default; entropy MEAN over views, covariance SUM over views,
             what produced the paper's numbers) or ``"paper"`` (both summed, eq. 3.3/3.4).
-        center: mean-center Psi(Z) over the batch once, as the reference does, and share it
-            with the covariance (which otherwise centers internally): the values are the same
-            either way (spacings are shift invariant), up to float rounding.
+        center: mean-center Psi(Z) over the batch for the covariance, as the reference does
+            (otherwise the covariance centers internally: same value). The entropy always takes
+            the uncentered Psi(Z): spacings are shift invariant, and centering would round small
+            mapped values (the reference's fp32 gradients differ from ours only at such
+            near-ties, by float32 rounding).
 
     Views: the 2 full-resolution crops by default. Terms: ``entropy`` (mean over dimensions,
     reduced over views), ``covariance``; ``loss = -beta * entropy + gamma * covariance``.
@@ -83,6 +85,7 @@ class E2MCLoss(AuxLoss):
         self.gamma = float(gamma)
         self.mapping = mapping
         self._psi = get_mapping(mapping)
+        self._nonnegative = mapping in ("sigmoid", "gaussian_cdf")
         self.m = None if m is None else int(m)
         self.eps = float(eps)
         self.reduction = reduction
@@ -92,10 +95,14 @@ class E2MCLoss(AuxLoss):
         ents, covs = [], []
         for z in views:
             x = self._psi(z)
+            # Spacings are shift invariant: the entropy takes Psi(Z) before centering, where
+            # sigmoid / gaussian_cdf outputs are >= 0 and sort faster as integers.
+            ents.append(
+                marginal_entropy(x, m=self.m, eps=self.eps, nonnegative=self._nonnegative).mean()
+            )
             if self.center:
-                # Both terms are translation invariant: the mean needs no gradient (exact).
+                # The covariance is translation invariant: the mean needs no gradient (exact).
                 x = x - x.mean(dim=0, keepdim=True).detach()
-            ents.append(marginal_entropy(x, m=self.m, eps=self.eps).mean())
             covs.append(covariance_penalty(x, centered=self.center))
         entropy = torch.stack(ents).sum()
         if self.reduction == "reference":

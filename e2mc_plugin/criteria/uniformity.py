@@ -32,7 +32,7 @@ def uniformity(z: Tensor, t: float = 2.0, normalize: bool = True) -> Tensor:
     check_min_rows(n, 2, "the uniformity potential")
     if normalize:
         z = F.normalize(z, dim=1)
-    sq = z.square().sum(dim=1)
+    sq = torch.linalg.vector_norm(z, dim=1).square()  # no (n, d) temporary
     gram = z @ z.t()
     sq_dist = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * gram).clamp_min(0.0)
     upper = torch.ones(n, n, dtype=torch.bool, device=z.device).triu_(1)

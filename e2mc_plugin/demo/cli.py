@@ -36,9 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--methods",
         "--method",
-        dest="method",
-        default=None,
-        help="host method of the base model (vicreg | swav | simsiam; default vicreg)",
+        dest="methods",
+        type=_csv(str),
+        default=("vicreg",),
+        help="comma-separated host methods (vicreg, swav, simsiam; default vicreg); with several, "
+        "each runs the whole protocol into OUT/<method>",
     )
     p.add_argument(
         "--aux",
@@ -80,17 +82,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     quiet_lightning()
     import torch
 
-    from e2mc_plugin.demo.report import aggregate, format_significance, format_table, write_outputs
     from e2mc_plugin.demo.stages import DemoConfig, with_overrides
-    from e2mc_plugin.diagnostics.plots import format_entropy_table
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    dc = DemoConfig.quick() if args.quick else DemoConfig()
-    dc = with_overrides(
-        dc,
+    base_dc = DemoConfig.quick() if args.quick else DemoConfig()
+    base_dc = with_overrides(
+        base_dc,
         seeds=args.seeds,
-        method=args.method,
         aux=args.aux,
         base_epochs=args.base_epochs,
         continued_epochs=args.continued_epochs,
@@ -101,11 +100,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         diagnostics=False if args.no_diagnostics else None,
         progress=False if args.no_progress else None,
     )
+    for method in args.methods:
+        dc = with_overrides(base_dc, method=method)
+        out = args.out if len(args.methods) == 1 else os.path.join(args.out, method)
+        _run_one(dc, out)
+    return 0
+
+
+def _run_one(dc, out: str) -> None:
+    """Run the protocol for one method, print the tables and write the files into ``out``."""
+    from e2mc_plugin.demo.report import aggregate, format_significance, format_table, write_outputs
     from e2mc_plugin.demo.stages import run_demo
+    from e2mc_plugin.diagnostics.plots import format_entropy_table
 
     t0 = time.perf_counter()
-    result = run_demo(dc, args.out)
-    paths = write_outputs(result, args.out)
+    result = run_demo(dc, out)
+    paths = write_outputs(result, out)
     wall = time.perf_counter() - t0
     print()
     print(
@@ -126,4 +136,3 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(format_entropy_table(result["diagnostics"]["entropy"]))
         print("figures:", ", ".join(result["diagnostics"]["pngs"]))
     print(f"\nwrote {paths['csv']}, {paths['json']}; wall time {wall:.1f} s")
-    return 0

@@ -67,6 +67,7 @@ AUX_PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
 _OPTIMIZER_KWARGS: Dict[str, Dict[str, Any]] = {
     "lars": {"momentum": 0.9, "eta": 0.02, "clip_lr": True, "exclude_bias_n_norm": True},
     "sgd": {"momentum": 0.9},
+    "adamw": {},
 }
 
 
@@ -79,10 +80,10 @@ class DemoConfig:
     seeds: Tuple[int, ...] = (0, 1, 2)
     size: int = 16  # image side; 16x16 with the ImageNet stem keeps resnet18 fast on CPU
     batch_size: int = 128
-    optimizer: str = "lars"  # as the paper's VICReg (eta 0.02, clipped lr, no wd/LARS on bias+BN)
-    base_epochs: int = 12
-    base_lr: float = 0.3
-    continued_epochs: int = 4
+    optimizer: str = "adamw"  # constant-lr LARS and SGD diverged here (see README)
+    base_epochs: int = 10
+    base_lr: float = 1e-3
+    continued_epochs: int = 3
     continued_lr_scale: float = 0.1  # paper: 0.01 x base lr over 10 ImageNet epochs (see README)
     proj_hidden_dim: int = 256
     proj_output_dim: int = 64
@@ -149,6 +150,8 @@ def method_cfg(
             "batch_size": dc.batch_size,
             "lr": lr,
             "weight_decay": 1e-4,
+            # the online classifier (detached features) gets the same optimizer at the SSL lr
+            "classifier_lr": lr if dc.optimizer == "adamw" else 0.1,
             "kwargs": _OPTIMIZER_KWARGS[dc.optimizer],
         },
         "max_epochs": epochs,
@@ -158,6 +161,7 @@ def method_cfg(
         else {"path": pretrained, "format": None, "strict": True, "trusted": False},
     }
     cfg = tiny_cfg(dc.method, **overrides)
+    cfg["optimizer"]["kwargs"] = dict(_OPTIMIZER_KWARGS[dc.optimizer])  # replace, not merge
     cfg["method_kwargs"].update(
         {"proj_hidden_dim": dc.proj_hidden_dim, "proj_output_dim": dc.proj_output_dim}
     )

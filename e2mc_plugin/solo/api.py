@@ -42,6 +42,7 @@ __all__ = [
     "tiny_cfg",
     "pretrain_loader",
     "synthetic_pretrain_loader",
+    "synthetic_eval_loader",
     "TINY_METHOD_KWARGS",
 ]
 

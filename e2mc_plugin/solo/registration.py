@@ -18,7 +18,7 @@ from typing import Dict, Iterable, MutableMapping, Optional
 from e2mc_plugin.solo import compat
 from e2mc_plugin.solo.wrapper import base_method_of, is_wrapped, with_aux_losses
 
-__all__ = ["SUFFIX", "SKIP", "RegistrationError", "register", "variant_name"]
+__all__ = ["SUFFIX", "SKIP", "RegistrationError", "entry_point_methods", "register", "variant_name"]
 
 SUFFIX = "_aux"
 SKIP = frozenset({"base", "linear"})
@@ -79,3 +79,14 @@ def register(
             valid = sorted(n for n in table if n not in SKIP and not n.endswith(SUFFIX))
             raise KeyError(f"unknown host methods {missing}; valid: {', '.join(valid)}")
     return done
+
+
+def entry_point_methods() -> Dict[str, type]:
+    """``{"<method>_aux": wrapped class}`` for the ``solo.methods`` entry-point group.
+
+    Read by a host carrying ``patches/0001-method-discovery-entry-points.patch`` while
+    ``solo.methods`` is being imported (``METHODS`` exists by then); the host inserts the entries
+    itself, so the table is not mutated here. Wrapped classes are cached, so every call returns
+    the same objects.
+    """
+    return register(dict(compat.host_methods()))

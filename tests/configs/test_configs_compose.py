@@ -573,3 +573,22 @@ def test_cpu_probe_and_knn_run_on_the_pretrained_checkpoint(cpu_e2mc_run, images
     )
     assert res.returncode == 0, _tail(res)
     assert "Result: acc@1=" in res.stdout, _tail(res)
+
+
+@pytest.mark.slow
+@pytest.mark.host106
+def test_cpu_variant_found_by_name_through_the_search_path_plugin(images, tmp_path):
+    """No --config-path: hydra finds configs/ through hydra_plugins.e2mc_plugin_searchpath."""
+    pytest.importorskip("hydra_plugins.e2mc_plugin_searchpath", reason="search-path plugin absent")
+    res = _launch(
+        "pretrain",
+        [
+            "--config-name",
+            "cpu/simsiam_e2mc",
+            f"data.train_path={_q(images)}",
+            f"checkpoint.dir={_q(tmp_path / 'ckpt')}",
+        ],
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, _tail(res)
+    assert list((tmp_path / "ckpt").rglob("*.ckpt")), _tail(res)

@@ -65,13 +65,23 @@ def test_demo_write_outputs_csv_and_json(tmp_path):
     assert "+e2mc vs continued" in format_significance(sig)
 
 
-# --- stages on the host (tiny: 200 digits, batches of 32, 1-2 steps) -----------------------
+def test_demo_cli_parses_lists():
+    from e2mc_plugin.demo.cli import build_parser
 
-pytest.importorskip("solo")
+    args = build_parser().parse_args(
+        ["--methods", "vicreg,swav", "--seeds", "0,1", "--aux", "e2mc,vcreg", "--quick"]
+    )
+    assert args.methods == ("vicreg", "swav") and args.seeds == (0, 1)
+    assert args.aux == ("e2mc", "vcreg") and args.quick
+    assert build_parser().parse_args([]).methods == ("vicreg",)
+
+
+# --- stages on the host (tiny: 200 digits, batches of 32, 1-2 steps) -----------------------
 
 
 @pytest.fixture(scope="module")
 def tiny():
+    pytest.importorskip("solo")  # here, not at module level: the tests above need no host
     from e2mc_plugin.demo.data import load_digits_split
 
     dc = DemoConfig.quick(
@@ -92,7 +102,7 @@ def test_demo_stages_pretrain_save_continue_evaluate(tiny, tmp_path):
 
     dc, split = tiny
     cfg = method_cfg(dc, lr=dc.base_lr, epochs=1)
-    assert cfg["data"]["dataset"] == "custom" and cfg["optimizer"]["name"] == "lars"
+    assert cfg["data"]["dataset"] == "custom" and cfg["optimizer"]["name"] == "adamw"
     assert cfg["aux_losses"] == [] and cfg["pretrained"] is None
     base = pretrain(
         cfg,
