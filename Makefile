@@ -1,6 +1,7 @@
 # The two fresh-machine commands: `make demo` (main job) and `make test` (test suite).
 # Both create the environments they need (scripts/bootstrap_env.sh; idempotent, fast when unchanged).
 .PHONY: env demo test test-slow bench lint
+E2MC_HOME ?= $(HOME)/.cache/e2mc-plugin
 
 env:
 	bash scripts/bootstrap_env.sh all
@@ -15,5 +16,9 @@ test-slow:
 	bash scripts/run_tests.sh slow
 
 bench: env
-	$(HOME)/.cache/e2mc-plugin/host-1.0.2/bin/python bench/bench_criteria.py
-	$(HOME)/.cache/e2mc-plugin/host-1.0.2/bin/python bench/bench_wrapper_overhead.py
+	$(E2MC_HOME)/host-1.0.2/bin/python bench/bench_criteria.py
+	$(E2MC_HOME)/host-1.0.2/bin/python bench/bench_wrapper_overhead.py
+
+lint: env
+	$(E2MC_HOME)/host-1.0.2/bin/ruff check e2mc_plugin hydra_plugins tests bench
+	$(E2MC_HOME)/host-1.0.2/bin/ruff format --check e2mc_plugin hydra_plugins tests bench

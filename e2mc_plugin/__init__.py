@@ -3,7 +3,8 @@
 Public API (imported lazily so that ``import e2mc_plugin`` stays light)::
 
     build_aux_loss(name, **kwargs) / list_aux_losses() / register_aux_loss(name)
-    load_checkpoint(path, format=None) / list_checkpoint_loaders() / register_checkpoint_loader(name)
+    load_checkpoint(path, format=None) / list_checkpoint_loaders()
+    register_checkpoint_loader(name)
 """
 
 from __future__ import annotations

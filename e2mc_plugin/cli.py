@@ -10,16 +10,30 @@ import importlib
 import sys
 from typing import Dict, List, Optional, Tuple
 
+_LAUNCHER = "e2mc_plugin.solo.launcher"
+
 # name -> (module, function, one-line help)
 COMMANDS: Dict[str, Tuple[str, str, str]] = {
-    "pretrain": ("e2mc_plugin.solo.launcher", "main_pretrain", "run the host's main_pretrain.py with the plugin registered"),
-    "linear": ("e2mc_plugin.solo.launcher", "main_linear", "run the host's main_linear.py with the plugin registered"),
-    "knn": ("e2mc_plugin.solo.launcher", "main_knn", "run the host's main_knn.py with the plugin registered"),
-    "umap": ("e2mc_plugin.solo.launcher", "main_umap", "run the host's main_umap.py with the plugin registered"),
-    "convert": ("e2mc_plugin.checkpoints.convert", "main", "convert a checkpoint into a host checkpoint directory (.ckpt + args.json)"),
-    "demo": ("e2mc_plugin.demo.cli", "main", "base pretraining -> continued pretraining (E2MC vs none) -> kNN/linear probes, on embedded digits"),
-    "diagnose": ("e2mc_plugin.diagnostics.cli", "main", "plots of the mapped marginals, 2-D scatters and neighbour distances of a checkpoint"),
-    "list": ("e2mc_plugin.cli", "list_registered", "list the registered auxiliary losses and checkpoint loaders"),
+    "pretrain": (_LAUNCHER, "main_pretrain", "the host's main_pretrain.py, plugin registered"),
+    "linear": (_LAUNCHER, "main_linear", "the host's main_linear.py, plugin registered"),
+    "knn": (_LAUNCHER, "main_knn", "the host's main_knn.py, plugin registered"),
+    "umap": (_LAUNCHER, "main_umap", "the host's main_umap.py, plugin registered"),
+    "convert": (
+        "e2mc_plugin.checkpoints.convert",
+        "main",
+        "a checkpoint -> a host checkpoint directory (.ckpt + args.json)",
+    ),
+    "demo": (
+        "e2mc_plugin.demo.cli",
+        "main",
+        "base -> continued (none vs E2MC) -> kNN / linear probes, on embedded digits",
+    ),
+    "diagnose": (
+        "e2mc_plugin.diagnostics.cli",
+        "main",
+        "plots of a checkpoint's mapped marginals, 2-D scatters, neighbour distances",
+    ),
+    "list": ("e2mc_plugin.cli", "list_registered", "the registered aux losses and loaders"),
 }
 
 
@@ -45,7 +59,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"e2mc-plugin: unknown command {name!r}; valid: {', '.join(COMMANDS)}", file=sys.stderr)
+        valid = ", ".join(COMMANDS)
+        print(f"e2mc-plugin: unknown command {name!r}; valid: {valid}", file=sys.stderr)
         return 2
     module, func, _ = COMMANDS[name]
     return int(getattr(importlib.import_module(module), func)(rest) or 0)

@@ -50,8 +50,7 @@ class Registry(Generic[T]):
             if key in self._entries and self._entries[key] is not target:
                 where = self._sources.get(key) or "another module"
                 raise DuplicateNameError(
-                    f"{self.kind} {name!r} is already registered (by {where}); "
-                    "choose another name"
+                    f"{self.kind} {name!r} is already registered (by {where}); choose another name"
                 )
             self._entries[key] = target
             self._sources[key] = source or getattr(target, "__module__", "")

@@ -25,7 +25,6 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 __all__ = [
     "ConfigError",
     "ADAPTER_KEYS",
-    "PRETRAINED_KEYS",
     "AuxSpec",
     "to_plain",
     "validate_aux_losses",
@@ -34,7 +33,6 @@ __all__ = [
 
 #: keys of an ``aux_losses`` entry consumed by the adapter (not passed to the aux loss)
 ADAPTER_KEYS = ("embedding",)
-PRETRAINED_KEYS = {"path": None, "format": None, "strict": True, "trusted": False}
 
 #: (kwargs for build_aux_losses incl. "name", embedding module path or None = method default)
 AuxSpec = Tuple[Dict[str, Any], Optional[str]]
@@ -111,7 +109,14 @@ def validate_aux_losses(value: Any) -> List[AuxSpec]:
 
 
 def validate_pretrained(value: Any) -> Optional[Dict[str, Any]]:
-    """Check a ``pretrained`` block; return it with defaults filled, or None when unset."""
+    """Check a ``pretrained`` block; return it with defaults filled, or None when unset.
+
+    The block's schema lives with the loaders (:mod:`e2mc_plugin.checkpoints.recipe`); this adds
+    the recipe conveniences (unset -> None, a bare path string, ``format: auto`` -> None) and
+    turns its errors into :class:`ConfigError`.
+    """
+    from e2mc_plugin.checkpoints.recipe import validate_pretrained as validate_block
+
     value = to_plain(value)
     if value is None or value == {}:
         return None
@@ -121,24 +126,10 @@ def validate_pretrained(value: Any) -> Optional[Dict[str, Any]]:
         raise ConfigError(
             f"pretrained: expected a mapping {{path, format, strict, trusted}}, got {value!r}"
         )
-    unknown = sorted(set(value) - set(PRETRAINED_KEYS))
-    if unknown:
-        import difflib
-
-        hints = [difflib.get_close_matches(k, list(PRETRAINED_KEYS), n=1) for k in unknown]
-        hint = "".join(
-            f" (did you mean {h[0]!r} for {k!r}?)" for k, h in zip(unknown, hints, strict=True) if h
-        )
-        raise ConfigError(
-            f"pretrained.{unknown[0]}: unknown key{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(map(repr, unknown))}{hint}; valid keys: {', '.join(PRETRAINED_KEYS)}"
-        )
-    block = {**PRETRAINED_KEYS, **dict(value)}
-    if not block["path"]:
-        raise ConfigError("pretrained.path: missing; give the checkpoint file to initialize from")
-    for flag in ("strict", "trusted"):
-        if not isinstance(block[flag], bool):
-            raise ConfigError(f"pretrained.{flag}: expected true or false, got {block[flag]!r}")
+    try:
+        block = validate_block(value)
+    except (KeyError, TypeError) as err:
+        raise ConfigError(str(err.args[0] if err.args else err)) from err
     block["path"] = str(block["path"])
     if block["format"] in ("auto", ""):
         block["format"] = None

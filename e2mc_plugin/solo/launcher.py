@@ -11,7 +11,8 @@ The working directory is not changed; ARGS are the host's own (hydra overrides f
 linear, argparse flags for knn / umap) plus:
 
 ``--solo-src PATH``
-    the checkout (else ``$SOLO_LEARN_SRC``). The wheels do not ship the ``main_*.py`` launchers.
+    the checkout (else ``$SOLO_LEARN_SRC``, else the checkout of an editable solo install). The
+    wheels do not ship the ``main_*.py`` launchers.
     The checkout is put first on ``sys.path`` so its ``solo`` package is the one imported.
 ``--cpu``
     CPU conveniences. pretrain / linear: appends ``accelerator=cpu``, ``devices='1'`` (solo takes
@@ -34,6 +35,7 @@ checkpoint being evaluated.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import runpy
 import sys
@@ -72,11 +74,21 @@ class LauncherError(RuntimeError):
     """The launcher cannot start (no checkout, missing script...)."""
 
 
+def _installed_checkout(script: str) -> Optional[str]:
+    """Root of the source checkout of an editable ``solo`` install, if it holds ``script``."""
+    spec = importlib.util.find_spec("solo")
+    if spec is None or not spec.origin:
+        return None
+    root = Path(spec.origin).resolve().parent.parent
+    return str(root) if (root / script).is_file() else None
+
+
 def find_host_checkout(solo_src: Optional[str] = None, command: str = "pretrain") -> Path:
     """The solo-learn source checkout holding ``main_<command>.py``: ``solo_src``, else
-    ``$SOLO_LEARN_SRC``. Raises :class:`LauncherError` with what to do otherwise."""
-    src = solo_src or os.environ.get(SOLO_SRC_ENV)
+    ``$SOLO_LEARN_SRC``, else the checkout the installed ``solo`` package was installed from
+    (an editable install). Raises :class:`LauncherError` with what to do otherwise."""
     script = SCRIPTS[command]
+    src = solo_src or os.environ.get(SOLO_SRC_ENV) or _installed_checkout(script)
     if not src:
         raise LauncherError(
             f"e2mc-plugin {command}: cannot find solo-learn's {script}. The solo-learn wheels do "

@@ -18,9 +18,29 @@ def test_solo_launcher_without_checkout_says_what_to_do(monkeypatch, capsys):
     from e2mc_plugin.solo import launcher
 
     monkeypatch.delenv(launcher.SOLO_SRC_ENV, raising=False)
+    monkeypatch.setattr(launcher, "_installed_checkout", lambda script: None)
     assert launcher.main_pretrain(["--config-name", "x"]) == 2
     err = capsys.readouterr().err
     assert "--solo-src" in err and "SOLO_LEARN_SRC" in err and "main_pretrain.py" in err
+
+
+def test_solo_launcher_falls_back_to_the_editable_solo_checkout(tmp_path, monkeypatch):
+    import importlib.machinery
+
+    from e2mc_plugin.solo import launcher
+
+    (tmp_path / "solo").mkdir()
+    (tmp_path / "solo" / "__init__.py").write_text("")
+    (tmp_path / "main_pretrain.py").write_text("")
+    spec = importlib.machinery.ModuleSpec(
+        "solo", None, origin=str(tmp_path / "solo" / "__init__.py")
+    )
+    monkeypatch.setattr(launcher.importlib.util, "find_spec", lambda name: spec)
+    monkeypatch.delenv(launcher.SOLO_SRC_ENV, raising=False)
+    assert launcher.find_host_checkout(None, "pretrain") == tmp_path.resolve()
+    # A wheel install (no launcher beside the package) is not taken for a checkout.
+    (tmp_path / "main_pretrain.py").unlink()
+    assert launcher._installed_checkout("main_pretrain.py") is None
 
 
 def test_solo_launcher_rejects_a_folder_without_the_script(tmp_path, capsys):
