@@ -34,6 +34,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from e2mc_plugin.solo import compat
+from e2mc_plugin.solo.config import RECIPE_BLOCKS
 
 __all__ = [
     "build_method",
@@ -190,13 +191,13 @@ def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
         cls = with_aux_losses(cls)
         cfg["method"] = f"{base}_aux"
     else:
-        if cfg.get("aux_losses") or cfg.get("pretrained"):
+        if any(cfg.get(key) for key in RECIPE_BLOCKS):
             raise ConfigError(
                 "wrap=False builds the plain host method: aux_losses must be empty and "
-                "pretrained unset"
+                "pretrained / param_group_lr unset"
             )
-        cfg.pop("aux_losses", None)
-        cfg.pop("pretrained", None)
+        for key in RECIPE_BLOCKS:
+            cfg.pop(key, None)
         cfg["method"] = base
     return compat.instantiate(cls, cfg)
 

@@ -31,6 +31,8 @@ from typing import Any, Dict, Iterator, Mapping, Optional
 
 from torch import nn
 
+from e2mc_plugin.solo.config import RECIPE_BLOCKS
+
 __all__ = [
     "HOST_VERSION",
     "HOST_DIST_VERSION",
@@ -136,8 +138,8 @@ def cfg_to_kwargs(cfg: Mapping[str, Any]) -> Dict[str, Any]:
     ``data.dataset``, optimizer ``lars`` -> ``optimizer="sgd", lars=True`` (LARS kwargs ``eta``,
     ``clip_lr``, ``exclude_bias_n_norm`` become ``eta_lars``, ``grad_clip_lars``,
     ``exclude_bias_n_norm``), ``method_kwargs`` flattened, ``momentum.{base_tau, final_tau,
-    classifier}`` -> ``{base,final}_tau_momentum``, ``momentum_classifier``. ``aux_losses`` and
-    ``pretrained`` pass through for the wrapper.
+    classifier}`` -> ``{base,final}_tau_momentum``, ``momentum_classifier``. The adapter's recipe
+    blocks (``aux_losses``, ``pretrained``, ``param_group_lr``) pass through for the wrapper.
     """
     c = _plain(cfg)
     backbone = c.get("backbone") or {}
@@ -192,7 +194,7 @@ def cfg_to_kwargs(cfg: Mapping[str, Any]) -> Dict[str, Any]:
             final_tau_momentum=mom.get("final_tau", 1.0),
             momentum_classifier=bool(mom.get("classifier", False)),
         )
-    for key in ("aux_losses", "pretrained"):
+    for key in RECIPE_BLOCKS:
         if key in c:
             kwargs[key] = c[key]
     return kwargs

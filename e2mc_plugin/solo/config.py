@@ -1,4 +1,5 @@
-"""Validation of the two recipe blocks the host adapter reads: ``aux_losses`` and ``pretrained``.
+"""Validation of the recipe blocks the host adapter reads: ``aux_losses``, ``pretrained``,
+``param_group_lr``.
 
 ```yaml
 aux_losses:                 # list; [] (default) = the unwrapped method, bit for bit
@@ -13,6 +14,9 @@ pretrained:                 # optional; weights loaded after the model is built 
   format: null              # null/auto = detect; else a registered checkpoint loader
   strict: true              # missing / unexpected keys raise
   trusted: false            # true allows full (pickle) torch.load
+param_group_lr:             # optional: fixed lr of the host's param group holding exactly the
+  predictor: 0.1            # parameters of this module (absolute: not scaled by batch size);
+                            # needs scheduler.name: none (the reference SimSiam predictor)
 ```
 Errors are :class:`ConfigError` (a ``ValueError``) whose message starts with the bad key
 (``aux_losses[0].name``, ``pretrained.pth``) and lists the valid choices.
@@ -23,13 +27,18 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 __all__ = [
+    "RECIPE_BLOCKS",
     "ConfigError",
     "ADAPTER_KEYS",
     "AuxSpec",
     "to_plain",
     "validate_aux_losses",
+    "validate_param_group_lr",
     "validate_pretrained",
 ]
+
+#: the top-level recipe keys the adapter reads (everything else is the host's)
+RECIPE_BLOCKS = ("aux_losses", "pretrained", "param_group_lr")
 
 #: keys of an ``aux_losses`` entry consumed by the adapter (not passed to the aux loss)
 ADAPTER_KEYS = ("embedding",)
@@ -134,3 +143,26 @@ def validate_pretrained(value: Any) -> Optional[Dict[str, Any]]:
     if block["format"] in ("auto", ""):
         block["format"] = None
     return block
+
+
+def validate_param_group_lr(value: Any) -> Dict[str, float]:
+    """Check a ``param_group_lr`` block ``{module path: lr}``; floats, or {} when unset."""
+    value = to_plain(value)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"param_group_lr: expected a mapping like {{predictor: 0.1}}, got {value!r}"
+        )
+    out: Dict[str, float] = {}
+    for path, lr in value.items():
+        if not isinstance(path, str) or not path:
+            raise ConfigError(
+                f"param_group_lr: keys are module paths like 'predictor', got {path!r}"
+            )
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+            raise ConfigError(
+                f"param_group_lr.{path}: expected a positive learning rate, got {lr!r}"
+            )
+        out[path] = float(lr)
+    return out

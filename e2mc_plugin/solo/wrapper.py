@@ -41,6 +41,7 @@ from e2mc_plugin.solo.config import (
     ConfigError,
     to_plain,
     validate_aux_losses,
+    validate_param_group_lr,
     validate_pretrained,
 )
 
@@ -123,11 +124,63 @@ class _Capture:
         self._handles.clear()
 
 
+def _group_of(groups: List[Dict[str, Any]], module: nn.Module) -> Optional[int]:
+    """Index of the param group holding exactly ``module``'s trainable parameters, or None."""
+    wanted = {id(p) for p in module.parameters() if p.requires_grad}
+    for i, group in enumerate(groups):
+        if wanted and {id(p) for p in group["params"] if p.requires_grad} == wanted:
+            return i
+    return None
+
+
+def _checked_group_lrs(model: nn.Module, method_cls: type, value: Any) -> Dict[str, float]:
+    """Validate ``param_group_lr`` against the built model: each path names a module whose
+    parameters form one of the host's param groups, and the lr schedule is constant."""
+    lrs = validate_param_group_lr(value)
+    if not lrs:
+        return lrs
+    if getattr(model, "scheduler", "none") != "none":
+        raise ConfigError(
+            f"param_group_lr: needs scheduler.name: none (a constant lr, as in the continued-"
+            f"pretraining protocol); with {model.scheduler!r} the host's scheduler (and its "
+            f"static_lr groups) would overwrite the fixed group lr"
+        )
+    groups = [dict(g, params=list(g["params"])) for g in method_cls.learnable_params.fget(model)]
+    for path in lrs:
+        try:
+            module = model.get_submodule(compat.module_path(path))
+        except AttributeError as err:
+            children = ", ".join(n for n, _ in model.named_children())
+            raise ConfigError(
+                f"param_group_lr.{path}: {type(model).__name__} has no module {path!r} "
+                f"(top-level modules: {children})"
+            ) from err
+        if _group_of(groups, module) is None:
+            names = ", ".join(str(g.get("name", i)) for i, g in enumerate(groups))
+            raise ConfigError(
+                f"param_group_lr.{path}: the parameters of {path!r} are not one of the host's "
+                f"param groups ({names}); name a module that has its own group"
+            )
+    return lrs
+
+
+def _with_group_lrs(
+    model: nn.Module, groups: List[Dict[str, Any]], lrs: Dict[str, float]
+) -> List[Dict[str, Any]]:
+    """The host's param groups with ``lr`` fixed for the groups named in ``param_group_lr``."""
+    groups = [dict(g, params=list(g["params"])) for g in groups]
+    for path, lr in lrs.items():
+        i = _group_of(groups, model.get_submodule(compat.module_path(path)))
+        groups[i]["lr"] = lr
+    return groups
+
+
 def _make_methods(method_cls: type) -> Dict[str, Any]:
     """The members of the wrapped class, closed over ``method_cls``: the class is made with
     ``type()``, so the base implementation is called explicitly instead of through ``super()``."""
 
-    def _e2mc_setup(self, aux_specs: Any, pretrained: Any) -> None:
+    def _e2mc_setup(self, aux_specs: Any, pretrained: Any, param_group_lr: Any = None) -> None:
+        self._param_group_lr = _checked_group_lrs(self, method_cls, param_group_lr)
         specs = validate_aux_losses(aux_specs)
         self._aux_groups: List[Tuple[str, nn.Module]] = []
         self.aux_debug = False
@@ -194,7 +247,11 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
             )
             with compat.host_method_name(cfg, host_name):
                 method_cls.__init__(self, cfg)
-            self._e2mc_setup(self.cfg.get("aux_losses"), self.cfg.get("pretrained"))
+            self._e2mc_setup(
+                self.cfg.get("aux_losses"),
+                self.cfg.get("pretrained"),
+                self.cfg.get("param_group_lr"),
+            )
 
         @staticmethod
         def add_and_assert_specific_cfg(cfg):
@@ -203,25 +260,37 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
             cfg = method_cls.add_and_assert_specific_cfg(cfg)
             cfg.aux_losses = omegaconf_select(cfg, "aux_losses", [])
             cfg.pretrained = omegaconf_select(cfg, "pretrained", None)
+            cfg.param_group_lr = omegaconf_select(cfg, "param_group_lr", {})
             validate_aux_losses(cfg.aux_losses)
             validate_pretrained(cfg.pretrained)
+            validate_param_group_lr(cfg.param_group_lr)
             return cfg
 
     else:
 
-        def __init__(self, *args, aux_losses: Any = None, pretrained: Any = None, **kwargs):
+        def __init__(
+            self,
+            *args,
+            aux_losses: Any = None,
+            pretrained: Any = None,
+            param_group_lr: Any = None,
+            **kwargs,
+        ):
             # fail on the recipe blocks before the (slow) model build
             validate_aux_losses(aux_losses)
             validate_pretrained(pretrained)
+            validate_param_group_lr(param_group_lr)
             method_cls.__init__(self, *args, **kwargs)
             # 1.0.2 keeps no cfg object: record the blocks for inspection
             self.aux_losses_cfg = to_plain(aux_losses) or []
             self.pretrained_cfg = to_plain(pretrained)
-            self._e2mc_setup(aux_losses, pretrained)
+            self._e2mc_setup(aux_losses, pretrained, param_group_lr)
 
     @property
     def learnable_params(self) -> List[Dict[str, Any]]:
         params = method_cls.learnable_params.fget(self)
+        if self._param_group_lr:
+            params = _with_group_lrs(self, params, self._param_group_lr)
         extra = [p for _, m in self._aux_groups for p in m.parameters() if p.requires_grad]
         if extra:
             params = params + [{"name": "aux_losses", "params": extra}]
