@@ -46,3 +46,29 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def host_version() -> Optional[str]:
     return HOST
+
+
+@pytest.fixture(scope="session")
+def knn_cli_args():
+    """Builder of solo-learn ``main_knn.py`` arguments for a tiny CPU evaluation (k = 3, batch 8,
+    no workers, cosine, backbone features); keyword overrides replace or add ``--key value``."""
+
+    def build(ckpt_dir, train, val, **overrides) -> list:
+        options = {
+            "dataset": "custom",
+            "train_data_path": train,
+            "val_data_path": val,
+            "batch_size": 8,
+            "num_workers": 0,
+            "k": 3,
+            "temperature": 0.07,
+            "distance_function": "cosine",
+            "feature_type": "backbone",
+            **overrides,
+        }
+        args = ["--pretrained_checkpoint_dir", str(ckpt_dir)]
+        for key, value in options.items():
+            args += [f"--{key}", str(value)]
+        return args
+
+    return build

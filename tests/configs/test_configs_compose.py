@@ -535,7 +535,9 @@ def test_cpu_continued_run_initializes_from_a_solo_checkpoint(cpu_e2mc_run, imag
 
 @pytest.mark.slow
 @pytest.mark.host106
-def test_cpu_probe_and_knn_run_on_the_pretrained_checkpoint(cpu_e2mc_run, images, tmp_path):
+def test_cpu_probe_and_knn_run_on_the_pretrained_checkpoint(
+    cpu_e2mc_run, images, tmp_path, knn_cli_args
+):
     res = _launch(
         "linear",
         [
@@ -557,26 +559,7 @@ def test_cpu_probe_and_knn_run_on_the_pretrained_checkpoint(cpu_e2mc_run, images
         "knn",
         [
             "--cpu",  # main_knn.py hard-codes CUDA; the launcher shims it (patch 0004 fixes it)
-            "--pretrained_checkpoint_dir",
-            cpu_e2mc_run.parent,
-            "--dataset",
-            "custom",
-            "--train_data_path",
-            images,
-            "--val_data_path",
-            images,
-            "--batch_size",
-            "8",
-            "--num_workers",
-            "0",
-            "--k",
-            "3",
-            "--temperature",
-            "0.07",
-            "--distance_function",
-            "cosine",
-            "--feature_type",
-            "backbone",
+            *knn_cli_args(cpu_e2mc_run.parent, images, images),
         ],
         cwd=tmp_path,
     )

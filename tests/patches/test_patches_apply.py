@@ -456,32 +456,13 @@ def test_0003_linear_loads_backbone_strictly_and_renames_legacy_encoder(patched,
 
 @pytest.mark.slow
 @pytest.mark.host106
-def test_0004_knn_runs_without_cuda(patched, cpu_run, tmp_path):
+def test_0004_knn_runs_without_cuda(patched, cpu_run, tmp_path, knn_cli_args):
     data, run_dir, _ = cpu_run
     res = _run(
         [
             sys.executable,
             patched / "main_knn.py",
-            "--pretrained_checkpoint_dir",
-            run_dir,
-            "--dataset",
-            "custom",
-            "--train_data_path",
-            data,
-            "--val_data_path",
-            data,
-            "--batch_size",
-            "8",
-            "--num_workers",
-            "0",
-            "--k",
-            "3",
-            "--temperature",
-            "0.07",
-            "--distance_function",
-            "cosine",
-            "--feature_type",
-            "backbone",
+            *knn_cli_args(run_dir, data, data),
         ],
         cwd=tmp_path,
         env=_env(patched),

@@ -222,7 +222,7 @@ def _cli(args, cwd: Path, src: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.host106
-def test_solo_launcher_pretrain_knn_linear_end_to_end(tmp_path):
+def test_solo_launcher_pretrain_knn_linear_end_to_end(tmp_path, knn_cli_args):
     src = _checkout()
     train = _image_folder(tmp_path / "data" / "train", classes=5, per_class=8, seed=0)
     val = _image_folder(tmp_path / "data" / "val", classes=5, per_class=2, seed=1)
@@ -254,28 +254,14 @@ def test_solo_launcher_pretrain_knn_linear_end_to_end(tmp_path):
         [
             "knn",
             "--cpu",
-            "--pretrained_checkpoint_dir",
-            str(runs[0]),
-            "--dataset",
-            "custom",
-            "--train_data_path",
-            str(train),
-            "--val_data_path",
-            str(val),
-            "--data_format",
-            "image_folder",
-            "--batch_size",
-            "8",
-            "--num_workers",
-            "0",
-            "--k",
-            "3",
-            "--temperature",
-            "0.1",
-            "--distance_function",
-            "euclidean",
-            "--feature_type",
-            "backbone",
+            *knn_cli_args(
+                runs[0],
+                train,
+                val,
+                data_format="image_folder",
+                temperature=0.1,
+                distance_function="euclidean",
+            ),
         ],
         tmp_path,
         src,
