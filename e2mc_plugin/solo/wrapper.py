@@ -124,6 +124,18 @@ class _Capture:
         self._handles.clear()
 
 
+def _submodule(model: nn.Module, path: str, key: str) -> nn.Module:
+    """``model.get_submodule(path)``, or a :class:`ConfigError` for recipe key ``key`` listing
+    the model's top-level modules."""
+    try:
+        return model.get_submodule(path)
+    except AttributeError as err:
+        children = ", ".join(n for n, _ in model.named_children())
+        raise ConfigError(
+            f"{key}: {type(model).__name__} has no module {path!r} (top-level modules: {children})"
+        ) from err
+
+
 def _group_of(groups: List[Dict[str, Any]], module: nn.Module) -> Optional[int]:
     """Index of the param group holding exactly ``module``'s trainable parameters, or None."""
     wanted = {id(p) for p in module.parameters() if p.requires_grad}
@@ -147,14 +159,7 @@ def _checked_group_lrs(model: nn.Module, method_cls: type, value: Any) -> Dict[s
         )
     groups = [dict(g, params=list(g["params"])) for g in method_cls.learnable_params.fget(model)]
     for path in lrs:
-        try:
-            module = model.get_submodule(compat.module_path(path))
-        except AttributeError as err:
-            children = ", ".join(n for n, _ in model.named_children())
-            raise ConfigError(
-                f"param_group_lr.{path}: {type(model).__name__} has no module {path!r} "
-                f"(top-level modules: {children})"
-            ) from err
+        module = _submodule(model, compat.module_path(path), f"param_group_lr.{path}")
         if _group_of(groups, module) is None:
             names = ", ".join(str(g.get("name", i)) for i, g in enumerate(groups))
             raise ConfigError(
@@ -193,14 +198,7 @@ def _make_methods(method_cls: type) -> Dict[str, Any]:
             grouped: Dict[str, List[Dict[str, Any]]] = {}
             for i, (kwargs, embedding) in enumerate(specs):
                 path = compat.module_path(embedding or default)
-                try:
-                    self.get_submodule(path)
-                except AttributeError as err:
-                    children = ", ".join(n for n, _ in self.named_children())
-                    raise ConfigError(
-                        f"aux_losses[{i}].embedding: {type(self).__name__} has no module "
-                        f"{path!r} (top-level modules: {children})"
-                    ) from err
+                _submodule(self, path, f"aux_losses[{i}].embedding")
                 grouped.setdefault(path, []).append(kwargs)
             # the default group first: its keys are logged without a prefix
             order = sorted(grouped, key=lambda p: (p != default, p))
