@@ -3,14 +3,14 @@
 #
 #   $E2MC_HOME/torch-2.14.1   torch + torchvision, shared by every host venv through a .pth file
 #   $E2MC_HOME/host-1.0.2     solo-learn 1.0.2 from PyPI (--no-deps) + pinned compatibility stack
-#   $E2MC_HOME/host-1.0.6     solo-learn main from $SOLO_LEARN_SRC (only when it is set)
+#   $E2MC_HOME/host-1.0.6     solo-learn main from $SOLO_LEARN_SRC, the conventional clone, or the
+#                             shared source archive (scripts/env.sh says which, in that order)
 #
 # Each step writes a stamp holding the hash of its inputs; an unchanged step is skipped, so a
 # re-run takes seconds. Usage: scripts/bootstrap_env.sh [1.0.2|1.0.6|all]   (default: all)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-E2MC_HOME=${E2MC_HOME:-$HOME/.cache/e2mc-plugin}
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 PYTHON=${PYTHON:-python3}
 TORCH_PINS=$(grep -Ev '^\s*(#|$)' "$ROOT/requirements/torch-pins.txt" | xargs)
 BASE=$E2MC_HOME/torch-2.14.1
@@ -69,12 +69,9 @@ make_host_venv() {
 ensure_base
 case "$WHICH" in all|1.0.2) make_host_venv 1.0.2 requirements/host-1.0.2.txt "solo-learn==1.0.2" ;; esac
 case "$WHICH" in all|1.0.6)
-  if [ -z "${SOLO_LEARN_SRC:-}" ] && [ -f "$E2MC_HOME/solo-learn-src/setup.py" ]; then
-    SOLO_LEARN_SRC=$E2MC_HOME/solo-learn-src   # the conventional location (see README)
-  fi
   if [ -n "${SOLO_LEARN_SRC:-}" ] && [ -f "${SOLO_LEARN_SRC}/setup.py" ]; then
     make_host_venv 1.0.6 requirements/host-1.0.6.txt "$(cd "$SOLO_LEARN_SRC" && pwd -P)"
   else
-    log "host 1.0.6: skipped (no solo-learn main checkout: set SOLO_LEARN_SRC or use $E2MC_HOME/solo-learn-src)"
+    log "host 1.0.6: skipped (no solo-learn main source: set SOLO_LEARN_SRC, clone into $E2MC_HOME/solo-learn-src, or provide ../shared/hosts/solo-learn-*.tar.gz)"
   fi ;;
 esac
