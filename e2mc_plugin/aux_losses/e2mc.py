@@ -12,17 +12,14 @@ from torch import Tensor
 
 from e2mc_plugin.aux_losses import register_aux_loss
 from e2mc_plugin.aux_losses.base import AuxLoss
+from e2mc_plugin.aux_losses.paper import describe_e2mc_coefficients
 from e2mc_plugin.criteria.covariance import covariance_penalty
 from e2mc_plugin.criteria.entropy import DEFAULT_EPS, marginal_entropy
 from e2mc_plugin.criteria.mapping import MAPPINGS, get_mapping
 
 REDUCTIONS = ("reference", "paper")
 
-PAPER_COEFFICIENTS = (
-    "paper values: VICReg beta=1000 gamma=100 mapping='sigmoid'; "
-    "SwAV beta=1 gamma=25 mapping='gaussian_cdf'; SimSiam beta=0.001 gamma=0.01 "
-    "mapping='gaussian_cdf'"
-)
+PAPER_COEFFICIENTS = describe_e2mc_coefficients()
 
 
 @register_aux_loss("e2mc")

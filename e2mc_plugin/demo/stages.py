@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from e2mc_plugin.aux_losses.paper import PAPER_COEFFICIENTS
 from e2mc_plugin.demo.data import DigitsSplit, eval_loader, load_digits_split, train_loader
 from e2mc_plugin.evaluation.probes import (
     accuracy,
@@ -42,27 +43,8 @@ __all__ = [
     "run_demo",
 ]
 
-# Paper coefficients (criteria.md) per host method; the mapping follows the method's geometry.
-AUX_PRESETS: Dict[str, Dict[str, Dict[str, Any]]] = {
-    "vicreg": {
-        "e2mc": {"beta": 1000.0, "gamma": 100.0, "mapping": "sigmoid"},
-        "vcreg": {"mu": 0.1, "nu": 0.001},
-        "auh": {"weight": 0.5, "t": 2.0},
-        "mmcr": {"weight": 0.005},
-    },
-    "swav": {
-        "e2mc": {"beta": 1.0, "gamma": 25.0, "mapping": "gaussian_cdf"},
-        "vcreg": {"mu": 0.1, "nu": 0.001},
-        "auh": {"weight": 0.5, "t": 2.0},
-        "mmcr": {"weight": 0.005},
-    },
-    "simsiam": {
-        "e2mc": {"beta": 0.001, "gamma": 0.01, "mapping": "gaussian_cdf"},
-        "vcreg": {"mu": 0.1, "nu": 0.001},
-        "auh": {"weight": 0.5, "t": 2.0},
-        "mmcr": {"weight": 0.005},
-    },
-}
+# The paper's coefficients per host method (one place: aux_losses/paper.py).
+AUX_PRESETS = PAPER_COEFFICIENTS
 
 _OPTIMIZER_KWARGS: Dict[str, Dict[str, Any]] = {
     "lars": {"momentum": 0.9, "eta": 0.02, "clip_lr": True, "exclude_bias_n_norm": True},

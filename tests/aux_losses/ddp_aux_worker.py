@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the gloo harness
+# tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 import torch  # noqa: E402
 from gloo_harness import run_worker  # noqa: E402

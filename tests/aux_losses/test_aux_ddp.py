@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the gloo harness
+# tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from gloo_harness import assert_all_ok, run_ranks  # noqa: E402
 
 WORKER = Path(__file__).with_name("ddp_aux_worker.py")
