@@ -61,7 +61,6 @@ def describe_e2mc_coefficients() -> str:
     parts = []
     for method, losses in PAPER_COEFFICIENTS.items():
         e = losses["e2mc"]
-        parts.append(
-            f"{_DISPLAY.get(method, method)} beta={e['beta']:g} gamma={e['gamma']:g} mapping={e['mapping']!r}"
-        )
+        name = _DISPLAY.get(method, method)
+        parts.append(f"{name} beta={e['beta']:g} gamma={e['gamma']:g} mapping={e['mapping']!r}")
     return "paper values: " + "; ".join(parts)
