@@ -105,12 +105,16 @@ def build_aux_losses(specs: Iterable[Mapping[str, Any]]):
 from e2mc_plugin.aux_losses import auh, e2mc, mmcr, vcreg  # noqa: E402,F401
 from e2mc_plugin.aux_losses.base import AuxLoss  # noqa: E402
 from e2mc_plugin.aux_losses.combined import AuxLossSet  # noqa: E402
+from e2mc_plugin.aux_losses.params import InvalidParameterError  # noqa: E402
+from e2mc_plugin.criteria.checks import NonFiniteError  # noqa: E402
 
 __all__ = [
     "AUX_LOSSES",
     "AuxLoss",
     "AuxLossSet",
     "DuplicateNameError",
+    "InvalidParameterError",
+    "NonFiniteError",
     "UnknownNameError",
     "build_aux_loss",
     "build_aux_losses",

@@ -5,12 +5,12 @@ Source: paper ablation (c); Wang & Isola 2020; reference ``main_swav_unif_ft.py`
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import Tensor
 
-from e2mc_plugin.aux_losses import register_aux_loss
+from e2mc_plugin.aux_losses import params, register_aux_loss
 from e2mc_plugin.aux_losses.base import AuxLoss
 from e2mc_plugin.criteria.uniformity import alignment, uniformity
 
@@ -20,9 +20,9 @@ class AUHLoss(AuxLoss):
     """Uniformity potential of the L2-normalized views, mean over views.
 
     Args:
-        weight: lambda (paper 0.5; the reference argparse default 1.0 is not the paper's).
-        t: kernel width (paper 2; reference default 3).
-        alignment_weight: weight of the optional alignment term, mean over view pairs of
+        weight: lambda, >= 0 (paper 0.5; the reference argparse default 1.0 is not the paper's).
+        t: kernel width, > 0 (paper 2; reference default 3).
+        alignment_weight: weight of the optional alignment term, >= 0, mean over view pairs of
             ``mean_i ||z_a,i - z_b,i||^2`` on normalized views (0 = off, as in the paper).
 
     Views: the 2 full-resolution crops by default. Terms: ``uniformity`` (+ ``alignment`` when
@@ -41,14 +41,12 @@ class AUHLoss(AuxLoss):
         alignment_weight: float = 0.0,
         views: Optional[str] = None,
         gather: bool = False,
-        check_finite: bool = True,
+        check_finite: Any = "deferred",
     ) -> None:
         super().__init__(views=views, gather=gather, check_finite=check_finite)
-        if t <= 0:
-            raise ValueError(f"auh: t must be > 0, got {t!r}")
-        self.weight = float(weight)
-        self.t = float(t)
-        self.alignment_weight = float(alignment_weight)
+        self.weight = params.real("auh", "weight", weight)
+        self.t = params.real("auh", "t", t, strict=True)
+        self.alignment_weight = params.real("auh", "alignment_weight", alignment_weight)
 
     def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:
         unif = torch.stack([uniformity(z, t=self.t) for z in views]).mean()

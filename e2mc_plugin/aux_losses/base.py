@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from e2mc_plugin.criteria.checks import check_finite, check_views
-from e2mc_plugin.criteria.gather import gather_with_grad
+from e2mc_plugin.aux_losses import params
+from e2mc_plugin.aux_losses.finite import OVERFLOW_HINT, FiniteMonitor
+from e2mc_plugin.criteria.checks import NonFiniteError, check_finite, check_views
+from e2mc_plugin.criteria.gather import gather_views_with_grad
 from e2mc_plugin.criteria.precision import autocast_disabled, to_float32
 
 VIEW_CHOICES = ("large", "all")
@@ -22,13 +24,25 @@ class AuxLoss(nn.Module):
             (every crop, small multi-crops included, same batch and dim). ``None`` = the loss's
             ``default_views``.
         gather: all-gather every view over the processes (gradient-correct) before computing the
-            statistics, so they are over the global batch (the reference does this).
-        check_finite: raise a ValueError naming the view if an input has NaN/Inf (one device sync
-            per view). Set False to let non-finite values propagate, e.g. so that an fp16
-            GradScaler can skip the step instead of the run stopping.
+            statistics, so they are over the global batch (the reference does this). Per-rank
+            batch sizes may differ (e.g. a last incomplete batch): the statistics are then over
+            all the rows present.
+        check_finite: what happens when an input view (or the loss) holds NaN/Inf.
+            ``"deferred"`` (default): no device-to-host read in the step; each forward adds
+            NaN/Inf flags per view and for the loss to a counter on the device. The error, a
+            :class:`NonFiniteError` (a ValueError) naming the loss, the view index and how many
+            steps it covered, surfaces at :meth:`raise_if_nonfinite` (the host adapter calls it
+            at Lightning's log points and at epoch end) or, without that call, at a later
+            forward once the device has produced the flags (CUDA: a non-blocking copy, read when
+            its event has completed, usually the next step; CPU: the next forward). A bad step
+            can thus reach the optimizer before the run stops.
+            ``True`` / ``"eager"``: check before the loss is computed and raise at once (one
+            device sync per view and one for the loss). ``False``: no check, NaN/Inf propagate
+            (e.g. so that an fp16 GradScaler skips the step).
 
     ``forward(views)`` returns ``{"loss": signed weighted term to ADD to the SSL loss, <terms>}``
-    where the terms are unweighted, float32 (float64 for float64 input), even under autocast.
+    where the terms are unweighted tensors (never Python numbers), float32 (float64 for float64
+    input), even under autocast. ``input_dtype`` is the dtype the host passed (before the upcast).
     """
 
     name: str = ""
@@ -37,28 +51,37 @@ class AuxLoss(nn.Module):
     kwargs_hint: str = ""  # shown when a required keyword is missing
 
     def __init__(
-        self, *, views: Optional[str] = None, gather: bool = False, check_finite: bool = True
+        self, *, views: Optional[str] = None, gather: bool = False, check_finite: Any = "deferred"
     ) -> None:
         super().__init__()
+        label = self.label
         views = self.default_views if views is None else views
-        if views not in VIEW_CHOICES:
-            raise ValueError(
-                f"{self.name or type(self).__name__}: views must be one of "
-                f"{', '.join(map(repr, VIEW_CHOICES))}, got {views!r}"
-            )
-        self.views = views
-        self.gather = bool(gather)
-        self.check_finite = bool(check_finite)
+        self.views = params.choice(label, "views", views, VIEW_CHOICES)
+        self.gather = params.flag(label, "gather", gather)
+        self.check_finite = params.finite_mode(label, check_finite)
+        self.input_dtype: Optional[torch.dtype] = None
+        self._monitor = FiniteMonitor(label)
+
+    @property
+    def label(self) -> str:
+        """The name used in error messages (registry name, else the class name)."""
+        return self.name or type(self).__name__
 
     def prepare(self, views: Sequence[Tensor]) -> List[Tensor]:
         """Validate and upcast the views; gather them if ``gather`` (n = the global batch)."""
-        check_views(views)
+        try:
+            check_views(views)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{self.label}: {err}") from None
         out = [to_float32(v) for v in views]
         if self.gather:
-            out = [gather_with_grad(v) for v in out]
-        if self.check_finite:
+            out = gather_views_with_grad(out)
+        if self.check_finite == "eager":
             # After the gather, so that every rank sees the same tensors and raises together.
-            check_finite(out)
+            try:
+                check_finite(out)
+            except NonFiniteError as err:
+                raise NonFiniteError(f"{self.label}: {err}") from None
         return out
 
     def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:  # pragma: no cover - abstract
@@ -66,11 +89,27 @@ class AuxLoss(nn.Module):
 
     def forward(self, views: Sequence[Tensor]) -> Dict[str, Tensor]:
         prepared = self.prepare(views)
+        self.input_dtype = views[0].dtype
         with autocast_disabled(prepared[0].device.type):
-            return self.compute(prepared)
+            out = self.compute(prepared)
+        if self.check_finite == "deferred":
+            self._monitor.record(prepared, out["loss"])
+        elif self.check_finite == "eager" and not bool(torch.isfinite(out["loss"].detach())):
+            raise NonFiniteError(
+                f"{self.label}: the loss is not finite although every input view is: "
+                f"{OVERFLOW_HINT}"
+            )
+        return out
+
+    def raise_if_nonfinite(self) -> None:
+        """Raise the deferred NaN/Inf error, if any forward since the last call recorded one.
+
+        One device sync; resets the counter. A no-op for ``check_finite`` True / False.
+        """
+        self._monitor.raise_if_nonfinite()
 
     def extra_repr(self) -> str:
-        return f"views={self.views!r}, gather={self.gather}"
+        return f"views={self.views!r}, gather={self.gather}, check_finite={self.check_finite!r}"
 
 
 def zero_loss(like: Optional[Tensor] = None) -> Tensor:

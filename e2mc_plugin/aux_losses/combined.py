@@ -7,6 +7,7 @@ from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 from torch import Tensor, nn
 
 from e2mc_plugin.aux_losses.base import AuxLoss, zero_loss
+from e2mc_plugin.criteria.checks import NonFiniteError
 
 
 def unique_labels(names: Iterable[str]) -> list:
@@ -89,6 +90,17 @@ class AuxLossSet(nn.Module):
             total = terms["loss"] if total is None else total + terms["loss"]
         out["loss"] = zero_loss(like) if total is None else total
         return out
+
+    def raise_if_nonfinite(self) -> None:
+        """Each member's :meth:`AuxLoss.raise_if_nonfinite` (one sync per member with the deferred
+        check); the error names the member's label when it differs from the loss name."""
+        for label, member in self.losses.items():
+            try:
+                member.raise_if_nonfinite()
+            except NonFiniteError as err:
+                if label == member.label:
+                    raise
+                raise NonFiniteError(f"aux loss {label!r}: {err}") from None
 
     def extra_repr(self) -> str:
         return f"labels={self.labels}"

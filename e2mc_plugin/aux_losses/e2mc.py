@@ -5,16 +5,16 @@ Source: paper eqs. 3.2-3.4 and Algorithm 1; reference code ``EntropyEstimator`` 
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import Tensor
 
-from e2mc_plugin.aux_losses import register_aux_loss
+from e2mc_plugin.aux_losses import params, register_aux_loss
 from e2mc_plugin.aux_losses.base import AuxLoss
 from e2mc_plugin.aux_losses.paper import describe_e2mc_coefficients
 from e2mc_plugin.criteria.covariance import covariance_penalty
-from e2mc_plugin.criteria.entropy import DEFAULT_EPS, marginal_entropy
+from e2mc_plugin.criteria.entropy import DEFAULT_EPS, marginal_entropy, spacing_floor
 from e2mc_plugin.criteria.mapping import MAPPINGS, get_mapping
 
 REDUCTIONS = ("reference", "paper")
@@ -27,14 +27,14 @@ class E2MCLoss(AuxLoss):
     """Marginal m-spacings entropy (maximized) + off-diagonal covariance (minimized) of Psi(Z).
 
     Args:
-        beta: entropy weight. REQUIRED: the paper's values span 6 orders of magnitude across
-            hosts (see ``PAPER_COEFFICIENTS``) and the reference launch defaults differ from them,
-            so no default would be right.
-        gamma: covariance weight. REQUIRED, same reason.
+        beta: entropy weight, >= 0 (a negative beta would minimize entropy). REQUIRED: the
+            paper's values span 6 orders of magnitude across hosts (see ``PAPER_COEFFICIENTS``)
+            and the reference launch defaults differ from them, so no default would be right.
+        gamma: covariance weight, >= 0. REQUIRED, same reason.
         mapping: Psi, ``"sigmoid"`` (unnormalized projector, VICReg), ``"gaussian_cdf"``
             (L2-normalizing methods) or ``"identity"``. REQUIRED (it depends on the host method).
-        m: spacing window; None = round(sqrt(n)) with n the (gathered) batch.
-        eps: added inside the log (1e-7 in the released launch scripts).
+        m: spacing window, an integer >= 1; None = round(sqrt(n)) with n the (gathered) batch.
+        eps: added inside the log, >= 0 (1e-7 in the released launch scripts).
         reduction: ``"reference"`` (default; entropy MEAN over views, covariance SUM over views,
             what produced the paper's numbers) or ``"paper"`` (both summed, eq. 3.3/3.4).
         center: mean-center Psi(Z) over the batch for the covariance, as the reference does
@@ -45,6 +45,18 @@ class E2MCLoss(AuxLoss):
 
     Views: the 2 full-resolution crops by default. Terms: ``entropy`` (mean over dimensions,
     reduced over views), ``covariance``; ``loss = -beta * entropy + gamma * covariance``.
+
+    fp16 inputs (fp16 autocast): the entropy gradient of a collapsed unit, ~1e5 at beta 1000, would
+    be inf once cast back to float16; for float16 views the spacing term of the BACKWARD is floored
+    at 2^-10 (``criteria.entropy.spacing_floor``), which bounds it and keeps its direction. Values
+    are never changed, and gradients only at spacings under fp16 resolution; bf16, float32 and
+    float64 inputs are exact.
+
+    Examples:
+        >>> loss = E2MCLoss(beta=1000.0, gamma=100.0, mapping="sigmoid")
+        >>> out = loss([torch.randn(64, 32), torch.randn(64, 32)])
+        >>> sorted(out)
+        ['covariance', 'entropy', 'loss']
     """
 
     name = "e2mc"
@@ -64,38 +76,30 @@ class E2MCLoss(AuxLoss):
         center: bool = True,
         views: Optional[str] = None,
         gather: bool = False,
-        check_finite: bool = True,
+        check_finite: Any = "deferred",
     ) -> None:
         super().__init__(views=views, gather=gather, check_finite=check_finite)
-        if mapping not in MAPPINGS:
-            get_mapping(mapping)  # raises with the valid names
-        if reduction not in REDUCTIONS:
-            raise ValueError(
-                f"e2mc: reduction must be one of {', '.join(map(repr, REDUCTIONS))}, "
-                f"got {reduction!r}"
-            )
-        if m is not None and int(m) < 1:
-            raise ValueError(f"e2mc: m must be a positive integer or None, got {m!r}")
-        if eps < 0:
-            raise ValueError(f"e2mc: eps must be >= 0, got {eps!r}")
-        self.beta = float(beta)
-        self.gamma = float(gamma)
-        self.mapping = mapping
+        self.beta = params.real("e2mc", "beta", beta)
+        self.gamma = params.real("e2mc", "gamma", gamma)
+        self.mapping = params.choice("e2mc", "mapping", mapping, sorted(MAPPINGS))
         self._psi = get_mapping(mapping)
         self._nonnegative = mapping in ("sigmoid", "gaussian_cdf")
-        self.m = None if m is None else int(m)
-        self.eps = float(eps)
-        self.reduction = reduction
-        self.center = bool(center)
+        self.m = None if m is None else params.integer("e2mc", "m", m)
+        self.eps = params.real("e2mc", "eps", eps)
+        self.reduction = params.choice("e2mc", "reduction", reduction, REDUCTIONS)
+        self.center = params.flag("e2mc", "center", center)
 
     def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:
         ents, covs = [], []
+        floor = spacing_floor(self.input_dtype) if self.input_dtype is not None else 0.0
         for z in views:
             x = self._psi(z)
             # Spacings are shift invariant: the entropy takes Psi(Z) before centering, where
             # sigmoid / gaussian_cdf outputs are >= 0 and sort faster as integers.
             ents.append(
-                marginal_entropy(x, m=self.m, eps=self.eps, nonnegative=self._nonnegative).mean()
+                marginal_entropy(
+                    x, m=self.m, eps=self.eps, nonnegative=self._nonnegative, grad_floor=floor
+                ).mean()
             )
             if self.center:
                 # The covariance is translation invariant: the mean needs no gradient (exact).

@@ -5,11 +5,11 @@ Source: paper ablation (b); Yerxa et al. 2023; reference ``main_swav_mmcr_ft.py`
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from torch import Tensor
 
-from e2mc_plugin.aux_losses import register_aux_loss
+from e2mc_plugin.aux_losses import params, register_aux_loss
 from e2mc_plugin.aux_losses.base import AuxLoss
 from e2mc_plugin.criteria.nuclear_norm import centroid_nuclear_norm
 
@@ -19,12 +19,14 @@ class MMCRLoss(AuxLoss):
     """Nuclear norm of the mean over ALL views (small crops included) of the normalized embeddings.
 
     Args:
-        weight: lambda (paper 0.005; the reference argparse default 1.0 is not the paper's).
+        weight: lambda, >= 0 (paper 0.005; the reference argparse default 1.0 is not the
+            paper's).
 
     Views: all crops by default (V = 8 for SwAV 2x224 + 6x96). Term: ``nuclear_norm``;
     ``loss = -weight * nuclear_norm``. No division by the batch, no per-view local term, the
     centroid is not re-normalized; non-finite centroid rows are dropped as in the reference
-    (only reachable with ``check_finite=False``).
+    (only reachable with ``check_finite=False``). The nuclear norm comes from the eigenvalues of
+    the smaller Gram matrix in float64 (``criteria.nuclear_norm``): exact, no SVD.
     """
 
     name = "mmcr"
@@ -37,10 +39,10 @@ class MMCRLoss(AuxLoss):
         weight: float = 0.005,
         views: Optional[str] = None,
         gather: bool = False,
-        check_finite: bool = True,
+        check_finite: Any = "deferred",
     ) -> None:
         super().__init__(views=views, gather=gather, check_finite=check_finite)
-        self.weight = float(weight)
+        self.weight = params.real("mmcr", "weight", weight)
 
     def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:
         nuc = centroid_nuclear_norm(views)

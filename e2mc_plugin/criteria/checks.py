@@ -8,8 +8,12 @@ import torch
 from torch import Tensor
 
 
+class NonFiniteError(ValueError):
+    """An input view (or a loss) holds NaN/Inf; the message names the view (and the loss)."""
+
+
 def check_view(x: Tensor, index: int = 0) -> None:
-    """A view is a floating-point tensor of shape (n, d)."""
+    """A view is a floating-point tensor of shape (n, d) with d >= 1 and n >= 1."""
     if not isinstance(x, Tensor):
         raise TypeError(f"view {index}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 2:
@@ -19,6 +23,13 @@ def check_view(x: Tensor, index: int = 0) -> None:
         )
     if not x.is_floating_point():
         raise TypeError(f"view {index}: expected a floating-point tensor, got {x.dtype}")
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"view {index}: the embedding is empty (d = 0, shape {tuple(x.shape)}); pass the "
+            "projector output or backbone features, not an empty slice"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"view {index}: the batch is empty (n = 0, shape {tuple(x.shape)})")
 
 
 def check_views(views: Sequence[Tensor]) -> None:
@@ -50,10 +61,16 @@ def check_finite(views: Sequence[Tensor]) -> None:
             continue
         n_nan = int(torch.isnan(v).sum())
         n_inf = int(torch.isinf(v).sum())
-        raise ValueError(
+        raise NonFiniteError(
             f"view {i} has non-finite values ({n_nan} NaN, {n_inf} Inf) in a tensor of shape "
             f"{tuple(v.shape)}"
         )
+
+
+def nonfinite_flags(tensors: Sequence[Tensor]) -> Tensor:
+    """1 where a tensor holds any NaN/Inf, else 0; (k,) int32 on the device, computed without a
+    device-to-host sync (the caller reads it when it chooses)."""
+    return torch.stack([~torch.isfinite(t.detach()).all() for t in tensors]).to(torch.int32)
 
 
 def check_min_rows(n: int, minimum: int, what: str) -> None:

