@@ -16,7 +16,7 @@ test-slow:
 	bash scripts/run_tests.sh slow
 
 bench: env
-	$(E2MC_HOME)/host-1.0.2/bin/python bench/bench_criteria.py
+	$(E2MC_HOME)/host-1.0.2/bin/python bench/bench_criteria.py --threads 2
 	$(E2MC_HOME)/host-1.0.2/bin/python bench/bench_wrapper_overhead.py
 
 lint: env
