@@ -8,6 +8,7 @@ from e2mc_plugin.criteria.checks import (
     check_min_rows,
     check_spacings_batch,
     check_views,
+    nonfinite_flags,
 )
 
 
@@ -46,3 +47,18 @@ def test_batch_errors_say_n_m_and_what_to_do():
     with pytest.raises(ValueError, match="gather=True"):
         check_min_rows(1, 2, "the covariance penalty")
     check_spacings_batch(5, 4)
+
+
+def test_empty_embedding_and_empty_batch_are_named():
+    with pytest.raises(ValueError, match=r"view 1: the embedding is empty \(d = 0"):
+        check_views([torch.randn(4, 3), torch.randn(4, 0)])
+    with pytest.raises(ValueError, match=r"view 0: the batch is empty \(n = 0"):
+        check_views([torch.randn(0, 3)])
+
+
+def test_nonfinite_flags_mark_each_tensor_on_its_device():
+    a, b, c = torch.randn(4, 3), torch.randn(4, 3), torch.tensor(float("inf"))
+    b[0, 0] = float("nan")
+    big = torch.full((4, 3), 3e38)  # a finite tensor whose sum overflows: not flagged
+    flags = nonfinite_flags([a, b, c, big])
+    assert flags.dtype == torch.int32 and flags.tolist() == [0, 1, 1, 0]

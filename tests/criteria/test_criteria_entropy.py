@@ -182,3 +182,27 @@ def test_nonnegative_integer_sort_path_matches_float_sort(dtype):
     # Tied values may swap ranks: the same gradient values, permuted among the tied rows.
     assert torch.equal(a.grad.sort(dim=0).values, b.grad.sort(dim=0).values)
     assert torch.equal(a.grad[:, 2:], b.grad[:, 2:])
+
+
+def test_fp16_spacing_floor_bounds_the_gradient_and_keeps_the_value():
+    from e2mc_plugin.criteria.entropy import spacing_floor
+
+    assert spacing_floor(torch.float16) == 2.0**-10
+    assert spacing_floor(torch.bfloat16) == spacing_floor(torch.float32) == 0.0
+    n, m = 64, 8
+    x = torch.rand(n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x[:, 1] = 0.5  # a tied column
+    exact = x.clone().requires_grad_(True)
+    floored = x.clone().requires_grad_(True)
+    h_exact = marginal_entropy(exact, m=m)
+    h_floor = marginal_entropy(floored, m=m, grad_floor=2.0**-10)
+    assert torch.equal(h_exact, h_floor)  # the value is never changed
+    h_exact.sum().backward()
+    h_floor.sum().backward()
+    c, k = (n + 1) / m, n - m
+    assert float(floored.grad.abs().max()) <= 2 * c / (k * 2.0**-10) * (1 + 1e-12)
+    assert float(exact.grad[:, 1].abs().max()) > 1e6  # ~c / (k eps) without the floor
+    # columns whose every a = c s + eps >= the floor keep the exact gradient
+    s = x[:, [0, 2]].sort(dim=0).values
+    assert float((c * (s[m:] - s[:-m])).min()) >= 2.0**-10
+    assert torch.equal(floored.grad[:, [0, 2]], exact.grad[:, [0, 2]])
