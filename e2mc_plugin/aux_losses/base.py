@@ -38,7 +38,9 @@ class AuxLoss(nn.Module):
             can thus reach the optimizer before the run stops.
             ``True`` / ``"eager"``: check before the loss is computed and raise at once (one
             device sync per view and one for the loss). ``False``: no check, NaN/Inf propagate
-            (e.g. so that an fp16 GradScaler skips the step).
+            (e.g. so that an fp16 GradScaler skips the step). Under DDP with ``gather=False``
+            each rank checks only its own views, so only the ranks holding NaN/Inf raise; with
+            ``gather=True`` every rank sees the same tensors and raises together.
 
     ``forward(views)`` returns ``{"loss": signed weighted term to ADD to the SSL loss, <terms>}``
     where the terms are unweighted tensors (never Python numbers), float32 (float64 for float64
