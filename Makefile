@@ -1,6 +1,6 @@
 # The two fresh-machine commands: `make demo` (main job) and `make test` (test suite).
 # Both create the environments they need (scripts/bootstrap_env.sh; idempotent, fast when unchanged).
-.PHONY: env demo test test-slow bench lint
+.PHONY: env demo test test-slow bench bench-gpu lint
 E2MC_HOME ?= $(HOME)/.cache/e2mc-plugin
 
 env:
@@ -18,6 +18,10 @@ test-slow:
 bench: env
 	$(E2MC_HOME)/host-1.0.2/bin/python bench/bench_criteria.py --threads 2
 	$(E2MC_HOME)/host-1.0.2/bin/python bench/bench_wrapper_overhead.py
+
+# On a GPU machine: each aux loss inside a ResNet-50 / VICReg-8192 step, raw and through solo-learn.
+bench-gpu: env
+	$(E2MC_HOME)/host-1.0.6/bin/python bench/bench_gpu_step.py
 
 lint: env
 	$(E2MC_HOME)/host-1.0.2/bin/ruff check e2mc_plugin hydra_plugins tests bench
