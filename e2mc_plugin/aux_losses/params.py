@@ -46,7 +46,7 @@ def real(
         if strict and not out > minimum:
             raise _fail(loss, param, f"> {minimum:g}", value)
         if not strict and not out >= minimum:
-            raise _fail(loss, param, f">= {minimum:g} (a negative weight reverses the term)", value)
+            raise _fail(loss, param, f">= {minimum:g}", value)
     return out
 
 
