@@ -101,6 +101,7 @@ def fit(
     callbacks: Sequence[Any] = (),
     enable_progress_bar: bool = True,
     default_root_dir: Optional[str] = None,
+    ckpt_path: Optional[str] = None,
     **trainer_kwargs: Any,
 ):
     """Train ``model`` with the host's Lightning ``Trainer`` and return the trainer.
@@ -117,6 +118,7 @@ def fit(
         callbacks: Lightning callbacks.
         enable_progress_bar: show the progress bar.
         default_root_dir: where Lightning writes (defaults to the current directory).
+        ckpt_path: a Lightning checkpoint to resume from (``trainer.save_checkpoint`` output).
         **trainer_kwargs: any other ``Trainer`` argument (``limit_train_batches``,
             ``num_sanity_val_steps``, ``enable_checkpointing``, ...). Checkpointing and model
             summaries are off unless asked for.
@@ -144,10 +146,10 @@ def fit(
         kwargs["num_sanity_val_steps"] = 0
     kwargs.update(trainer_kwargs)
     trainer = pl.Trainer(**kwargs)
-    if val_loader is None:
-        trainer.fit(model, train_dataloaders=train_loader)
-    else:
-        trainer.fit(model, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    loaders: Dict[str, Any] = {"train_dataloaders": train_loader}
+    if val_loader is not None:
+        loaders["val_dataloaders"] = val_loader
+    trainer.fit(model, ckpt_path=ckpt_path, **loaders)
     return trainer
 
 

@@ -56,6 +56,6 @@ class RecipeGuard(_callback_base()):  # type: ignore[misc]
     """Raises :class:`ConfigError` in ``setup`` when :func:`recipe_problem` finds one."""
 
     def setup(self, trainer: Any, pl_module: Any, stage: Optional[str] = None) -> None:
-        problem = recipe_problem(pl_module)
+        problem = recipe_problem(trainer.lightning_module)
         if problem:
             raise ConfigError(problem)

@@ -89,9 +89,10 @@ def make_probe():
                     expected[path] = exp
             param = next(p for p in backbone.parameters() if p.requires_grad)
             (grad,) = torch.autograd.grad(out["loss"], param, retain_graph=True)
+            views = {p: [v.detach().clone() for v in vs] for p, vs in views_by_path.items()}
             self.steps.append(
                 {
-                    "views": {p: [v.detach().clone() for v in vs] for p, vs in views_by_path.items()},
+                    "views": views,
                     "expected": expected,
                     "out": {k: v.detach().clone() for k, v in out.items()},
                     "loss": loss.detach().clone(),
