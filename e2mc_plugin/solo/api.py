@@ -13,7 +13,8 @@ The config is always the 1.0.6-style nested dict (what ``main_pretrain.py`` rece
      "momentum": {"base_tau": 0.99, "final_tau": 1.0},   # momentum methods only
      "max_epochs": 1,
      "aux_losses": [{"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}],
-     "pretrained": {"path": "...", "format": None, "strict": True, "trusted": False} | None}
+     "pretrained": {"path": "...", "format": None, "strict": True, "trusted": False,
+                    "scope": "full"} | None}
 
 On 1.0.2 :func:`e2mc_plugin.solo.compat.cfg_to_kwargs` translates it into that host's constructor
 keyword arguments. The learning rate is used as given: unlike ``main_pretrain.py``'s ``parse_cfg``,
