@@ -56,6 +56,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo.data import synthetic_pretrain_loader
+    from e2mc_plugin.solo.presets import tiny_cfg
 
     pl = compat.lightning()
     e2mc = [{"name": "e2mc", "beta": args.beta, "gamma": args.gamma, "mapping": args.mapping}]
@@ -70,7 +72,7 @@ def main() -> None:
         "wrapped, E2MC": (True, e2mc),
     }
     n_steps = args.warmup + args.steps
-    loader = api.synthetic_pretrain_loader(n_steps * args.batch_size, batch_size=args.batch_size)
+    loader = synthetic_pretrain_loader(n_steps * args.batch_size, batch_size=args.batch_size)
     times: Dict[str, List[float]] = {k: [] for k in variants}
     round_medians: Dict[str, List[float]] = {k: [] for k in variants}
     names = list(variants)
@@ -78,9 +80,7 @@ def main() -> None:
         for name in names[r % len(names) :] + names[: r % len(names)]:
             wrap, aux = variants[name]
             torch.manual_seed(0)
-            model = api.build_method(
-                api.tiny_cfg(args.method, aux_losses=aux, **overrides), wrap=wrap
-            )
+            model = api.build_method(tiny_cfg(args.method, aux_losses=aux, **overrides), wrap=wrap)
             timer = _timer_callback(pl)
             api.fit(
                 model, loader, max_epochs=1, callbacks=[timer], enable_progress_bar=False, seed=0

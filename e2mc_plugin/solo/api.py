@@ -13,148 +13,30 @@ The config is always the 1.0.6-style nested dict (what ``main_pretrain.py`` rece
      "momentum": {"base_tau": 0.99, "final_tau": 1.0},   # momentum methods only
      "max_epochs": 1,
      "aux_losses": [{"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}],
-     "pretrained": {"path": "...", "format": None, "strict": True, "trusted": False} | None}
+     "pretrained": {"path": "...", "format": None, "strict": True, "trusted": False,
+                    "scope": "full"} | None}
 
 On 1.0.2 :func:`e2mc_plugin.solo.compat.cfg_to_kwargs` translates it into that host's constructor
 keyword arguments. The learning rate is used as given: unlike ``main_pretrain.py``'s ``parse_cfg``,
 nothing here rescales it by the batch size.
 
 Batches follow the host's pretraining format ``[indexes, [crop_0, ..., crop_{V-1}], targets]``,
-large crops first; :func:`pretrain_loader` and :func:`synthetic_pretrain_loader` build such
-loaders.
+large crops first; :mod:`e2mc_plugin.solo.data` builds such loaders, and
+:mod:`e2mc_plugin.solo.presets` holds small CPU configurations.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
 from e2mc_plugin.solo import compat
-from e2mc_plugin.solo.config import RECIPE_BLOCKS
+from e2mc_plugin.solo.config import RECIPE_BLOCKS, SUFFIX, ConfigError, misplaced_recipe_key
 
-__all__ = [
-    "build_method",
-    "fit",
-    "extract_features",
-    "tiny_cfg",
-    "pretrain_loader",
-    "synthetic_pretrain_loader",
-    "synthetic_eval_loader",
-    "TINY_METHOD_KWARGS",
-]
-
-# Small heads for CPU runs; every key a host needs is explicit (1.0.2 has no defaults).
-TINY_METHOD_KWARGS: Dict[str, Dict[str, Any]] = {
-    "vicreg": {
-        "proj_hidden_dim": 64,
-        "proj_output_dim": 64,
-        "sim_loss_weight": 25.0,
-        "var_loss_weight": 25.0,
-        "cov_loss_weight": 1.0,
-    },
-    "swav": {
-        "proj_hidden_dim": 64,
-        "proj_output_dim": 32,
-        "num_prototypes": 30,
-        "sk_iters": 3,
-        "sk_epsilon": 0.05,
-        "temperature": 0.1,
-        "queue_size": 0,
-        "epoch_queue_starts": 0,
-        "freeze_prototypes_epochs": 0,
-    },
-    "simsiam": {"proj_hidden_dim": 64, "proj_output_dim": 64, "pred_hidden_dim": 32},
-    "byol": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64},
-    "mocov3": {
-        "proj_hidden_dim": 64,
-        "proj_output_dim": 32,
-        "pred_hidden_dim": 64,
-        "temperature": 0.2,
-    },
-    "dino": {
-        "proj_hidden_dim": 64,
-        "proj_output_dim": 32,
-        "num_prototypes": 50,
-        "use_bn_in_head": False,
-        "norm_last_layer": True,
-        "clip_grad": 0.0,
-        "freeze_last_layer": 0,
-        "student_temperature": 0.1,
-        "teacher_temperature": 0.07,
-        "warmup_teacher_temperature": 0.04,
-        "warmup_teacher_temperature_epochs": 0,
-    },
-}
-MOMENTUM_METHODS = ("byol", "mocov2plus", "mocov3", "dino", "nnbyol", "ressl")
-
-
-def _deep_merge(base: Dict[str, Any], update: Mapping[str, Any]) -> Dict[str, Any]:
-    for key, value in update.items():
-        if "." in key:  # dotted key: "data.num_small_crops"
-            head, rest = key.split(".", 1)
-            base[head] = _deep_merge(dict(base.get(head) or {}), {rest: value})
-        elif isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
-            base[key] = _deep_merge(dict(base[key]), value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
-
-
-def tiny_cfg(method: str, **overrides: Any) -> Dict[str, Any]:
-    """A small CPU configuration for ``method`` (1.0.6-style nested dict, both hosts).
-
-    resnet18 on 32x32 images with the ImageNet stem (``data.dataset="custom"``: the 7x7/2 conv and
-    max-pool shrink 32x32 to 8x8 at once, ~16x cheaper than the CIFAR stem that
-    ``data.dataset="cifar10"`` selects), 64-unit heads, 10 classes, SGD with a small constant
-    learning rate (``scheduler.name="none"``, as in the continued-pretraining protocol), batch 8,
-    2 large crops, no small crops, ``aux_losses: []``.
-
-    Args:
-        method: host method name, with or without the ``_aux`` suffix (``"vicreg"``,
-            ``"swav_aux"``...). Methods outside :data:`TINY_METHOD_KWARGS` get 64/32-unit
-            projector keys only; pass the rest through ``method_kwargs=``.
-        **overrides: deep-merged into the result; nested dicts merge key by key and dotted keys
-            address nested entries, e.g. ``tiny_cfg("swav", aux_losses=[...],
-            **{"data.num_small_crops": 2, "optimizer.batch_size": 16})``.
-
-    Returns:
-        A fresh dict (safe to mutate) accepted by :func:`build_method`.
-    """
-    base = method[: -len("_aux")] if method.endswith("_aux") else method
-    cfg: Dict[str, Any] = {
-        "name": f"tiny-{base}",
-        "method": method,
-        "backbone": {"name": "resnet18", "kwargs": {}},
-        "method_kwargs": copy.deepcopy(
-            TINY_METHOD_KWARGS.get(base, {"proj_hidden_dim": 64, "proj_output_dim": 32})
-        ),
-        "data": {
-            "dataset": "custom",
-            "num_classes": 10,
-            "num_large_crops": 2,
-            "num_small_crops": 0,
-        },
-        "optimizer": {
-            "name": "sgd",
-            "batch_size": 8,
-            "lr": 0.01,
-            "weight_decay": 1e-5,
-            "classifier_lr": 0.1,
-            "kwargs": {"momentum": 0.9},
-        },
-        "scheduler": {"name": "none"},
-        "max_epochs": 1,
-        "accumulate_grad_batches": 1,
-        "aux_losses": [],
-        "pretrained": None,
-    }
-    if base in MOMENTUM_METHODS:
-        cfg["momentum"] = {"base_tau": 0.99, "final_tau": 1.0, "classifier": False}
-    return _deep_merge(cfg, overrides)
+__all__ = ["build_method", "fit", "extract_features"]
 
 
 def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
@@ -174,22 +56,26 @@ def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
         e2mc_plugin.solo.config.ConfigError: bad ``aux_losses`` / ``pretrained`` blocks or an
             unknown method; the message names the bad key and the valid choices.
     """
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.registration import SKIP, variant_name
     from e2mc_plugin.solo.wrapper import with_aux_losses
 
-    cfg = copy.deepcopy(dict(cfg))
+    cfg = copy.deepcopy(dict(compat.to_plain(cfg)))
     name = str(cfg.get("method", ""))
-    base = name[: -len("_aux")] if name.endswith("_aux") else name
+    base = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name
     methods = compat.host_methods()
-    if base not in methods or base in ("base", "linear"):
-        valid = sorted(m for m in methods if m not in ("base", "linear"))
+    if base not in methods or base in SKIP:
+        valid = sorted(m for m in methods if m not in SKIP and not m.endswith(SUFFIX))
         raise ConfigError(
-            f"method: unknown method {name!r}; valid: {', '.join(valid)} (or <name>_aux)"
+            f"method: unknown method {name!r}; valid: {', '.join(valid)} (or <name>{SUFFIX})"
         )
+    # 1.0.2 receives only the keys it knows: a misspelled block would vanish without this
+    problem = misplaced_recipe_key(cfg)
+    if problem:
+        raise ConfigError(problem)
     cls = methods[base]
     if wrap:
         cls = with_aux_losses(cls)
-        cfg["method"] = f"{base}_aux"
+        cfg["method"] = variant_name(base)
     else:
         if any(cfg.get(key) for key in RECIPE_BLOCKS):
             raise ConfigError(
@@ -216,6 +102,7 @@ def fit(
     callbacks: Sequence[Any] = (),
     enable_progress_bar: bool = True,
     default_root_dir: Optional[str] = None,
+    ckpt_path: Optional[str] = None,
     **trainer_kwargs: Any,
 ):
     """Train ``model`` with the host's Lightning ``Trainer`` and return the trainer.
@@ -232,6 +119,7 @@ def fit(
         callbacks: Lightning callbacks.
         enable_progress_bar: show the progress bar.
         default_root_dir: where Lightning writes (defaults to the current directory).
+        ckpt_path: a Lightning checkpoint to resume from (``trainer.save_checkpoint`` output).
         **trainer_kwargs: any other ``Trainer`` argument (``limit_train_batches``,
             ``num_sanity_val_steps``, ``enable_checkpointing``, ...). Checkpointing and model
             summaries are off unless asked for.
@@ -259,10 +147,10 @@ def fit(
         kwargs["num_sanity_val_steps"] = 0
     kwargs.update(trainer_kwargs)
     trainer = pl.Trainer(**kwargs)
-    if val_loader is None:
-        trainer.fit(model, train_dataloaders=train_loader)
-    else:
-        trainer.fit(model, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    loaders: Dict[str, Any] = {"train_dataloaders": train_loader}
+    if val_loader is not None:
+        loaders["val_dataloaders"] = val_loader
+    trainer.fit(model, ckpt_path=ckpt_path, **loaders)
     return trainer
 
 
@@ -296,96 +184,3 @@ def extract_features(model: nn.Module, loader: Iterable) -> Tuple[torch.Tensor, 
     finally:
         backbone.train(was_training)
     return torch.cat(feats), torch.cat(labels)
-
-
-class _MultiCropDataset(Dataset):
-    """Wraps an ``(image, target)`` dataset into the host's ``(index, [crops...], target)``."""
-
-    def __init__(self, dataset: Dataset, transforms: Sequence[Callable]):
-        self.dataset = dataset
-        self.transforms = list(transforms)
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int):
-        image, target = self.dataset[index]
-        return index, [t(image) for t in self.transforms], target
-
-
-def pretrain_loader(
-    dataset: Dataset,
-    transforms: Sequence[Callable],
-    *,
-    batch_size: int,
-    shuffle: bool = True,
-    num_workers: int = 0,
-    drop_last: bool = True,
-    generator: Optional[torch.Generator] = None,
-) -> DataLoader:
-    """A pretraining loader over an ``(image, target)`` dataset: one transform per crop.
-
-    Put the large-crop transforms first (``num_large_crops`` of them), then the small ones; the
-    loader yields ``[indexes, [crop_0, ..., crop_{V-1}], targets]`` as the hosts expect.
-    ``drop_last=True`` because entropy estimators need full batches.
-    """
-    return DataLoader(
-        _MultiCropDataset(dataset, transforms),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        num_workers=num_workers,
-        drop_last=drop_last,
-        generator=generator,
-    )
-
-
-class _SyntheticMultiCrop(Dataset):
-    def __init__(self, n, num_large_crops, num_small_crops, size, small_size, num_classes, seed):
-        g = torch.Generator().manual_seed(seed)
-        self.large = torch.randn(num_large_crops, n, 3, size, size, generator=g)
-        self.small = torch.randn(num_small_crops, n, 3, small_size, small_size, generator=g)
-        self.targets = torch.randint(0, num_classes, (n,), generator=g)
-
-    def __len__(self) -> int:
-        return self.targets.numel()
-
-    def __getitem__(self, i: int):
-        crops = [c[i] for c in self.large] + [c[i] for c in self.small]
-        return i, crops, int(self.targets[i])
-
-
-def synthetic_pretrain_loader(
-    num_samples: int = 32,
-    *,
-    batch_size: int = 8,
-    num_large_crops: int = 2,
-    num_small_crops: int = 0,
-    size: int = 32,
-    small_size: int = 16,
-    num_classes: int = 10,
-    seed: int = 0,
-) -> DataLoader:
-    """Deterministic Gaussian-noise crops in the host's batch format (tests, benchmarks).
-
-    Each crop of each sample is fixed at construction (no augmentation, no shuffling), so two
-    loaders with the same arguments yield bit-identical batches.
-    """
-    ds = _SyntheticMultiCrop(
-        num_samples, num_large_crops, num_small_crops, size, small_size, num_classes, seed
-    )
-    return DataLoader(ds, batch_size=batch_size, shuffle=False, drop_last=True, num_workers=0)
-
-
-def synthetic_eval_loader(
-    num_samples: int = 32,
-    *,
-    batch_size: int = 8,
-    size: int = 32,
-    num_classes: int = 10,
-    seed: int = 1,
-) -> DataLoader:
-    """Deterministic ``(images, targets)`` batches for validation / feature extraction."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(num_samples, 3, size, size, generator=g)
-    y = torch.randint(0, num_classes, (num_samples,), generator=g)
-    return DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=False)

@@ -27,11 +27,9 @@ import importlib
 import importlib.util
 import os
 from importlib import metadata
-from typing import Any, Dict, Iterator, Mapping, Optional
+from typing import Any, Dict, Iterable, Iterator, Mapping, Optional
 
 from torch import nn
-
-from e2mc_plugin.solo.config import RECIPE_BLOCKS
 
 __all__ = [
     "HOST_VERSION",
@@ -48,6 +46,7 @@ __all__ = [
     "host_uses_small_crops",
     "large_crops_only",
     "host_method_name",
+    "to_plain",
 ]
 
 
@@ -120,28 +119,29 @@ def module_path(path: str) -> str:
 # construction
 
 
-def _plain(cfg: Any) -> Dict[str, Any]:
+def to_plain(value: Any) -> Any:
+    """OmegaConf containers -> plain Python (resolved); anything else unchanged."""
     try:
-        from omegaconf import DictConfig, OmegaConf
+        from omegaconf import DictConfig, ListConfig, OmegaConf
 
-        if isinstance(cfg, DictConfig):
-            return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+        if isinstance(value, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(value, resolve=True)
     except ImportError:  # pragma: no cover
         pass
-    return copy.deepcopy(dict(cfg))
+    return value
 
 
-def cfg_to_kwargs(cfg: Mapping[str, Any]) -> Dict[str, Any]:
+def cfg_to_kwargs(cfg: Mapping[str, Any], passthrough: Iterable[str] = ()) -> Dict[str, Any]:
     """Translate a 1.0.6-style nested config into solo-learn 1.0.2 constructor kwargs.
 
     Mirrors 1.0.2's ``additional_setup_pretrain``: ``backbone_args["cifar"]`` from
     ``data.dataset``, optimizer ``lars`` -> ``optimizer="sgd", lars=True`` (LARS kwargs ``eta``,
     ``clip_lr``, ``exclude_bias_n_norm`` become ``eta_lars``, ``grad_clip_lars``,
     ``exclude_bias_n_norm``), ``method_kwargs`` flattened, ``momentum.{base_tau, final_tau,
-    classifier}`` -> ``{base,final}_tau_momentum``, ``momentum_classifier``. The adapter's recipe
-    blocks (``aux_losses``, ``pretrained``, ``param_group_lr``) pass through for the wrapper.
+    classifier}`` -> ``{base,final}_tau_momentum``, ``momentum_classifier``. The top-level keys
+    named in ``passthrough`` (a wrapped class's own recipe blocks) pass through unchanged.
     """
-    c = _plain(cfg)
+    c = copy.deepcopy(dict(to_plain(cfg)))
     backbone = c.get("backbone") or {}
     name = backbone["name"]
     data = c["data"]
@@ -194,22 +194,23 @@ def cfg_to_kwargs(cfg: Mapping[str, Any]) -> Dict[str, Any]:
             final_tau_momentum=mom.get("final_tau", 1.0),
             momentum_classifier=bool(mom.get("classifier", False)),
         )
-    for key in RECIPE_BLOCKS:
+    for key in passthrough:
         if key in c:
             kwargs[key] = c[key]
     return kwargs
 
 
 def instantiate(cls: type, cfg: Mapping[str, Any]) -> nn.Module:
-    """Build ``cls`` from a 1.0.6-style config on either host."""
+    """Build ``cls`` from a 1.0.6-style config on either host (on 1.0.2 the top-level keys in
+    ``cls.cfg_passthrough`` reach the constructor as keyword arguments)."""
     _require_host()
     if CFG_API:
         from omegaconf import OmegaConf
 
-        conf = OmegaConf.create(_plain(cfg))
+        conf = OmegaConf.create(copy.deepcopy(dict(to_plain(cfg))))
         OmegaConf.set_struct(conf, False)
         return cls(conf)
-    return cls(**cfg_to_kwargs(cfg))
+    return cls(**cfg_to_kwargs(cfg, getattr(cls, "cfg_passthrough", ())))
 
 
 @contextlib.contextmanager

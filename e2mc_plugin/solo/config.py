@@ -1,5 +1,5 @@
-"""Validation of the recipe blocks the host adapter reads: ``aux_losses``, ``pretrained``,
-``param_group_lr``.
+"""The recipe blocks the host adapter reads (``aux_losses``, ``pretrained``, ``param_group_lr``):
+their schema, their per-block checks, and the check for misspelled or misplaced blocks.
 
 ```yaml
 aux_losses:                 # list; [] (default) = the unwrapped method, bit for bit
@@ -14,36 +14,55 @@ pretrained:                 # optional; weights loaded after the model is built 
   format: null              # null/auto = detect; else a registered checkpoint loader
   strict: true              # missing / unexpected keys raise
   trusted: false            # true allows full (pickle) torch.load
+  scope: full               # full | backbone (a backbone-only file)
 param_group_lr:             # optional: fixed lr of the host's param group holding exactly the
   predictor: 0.1            # parameters of this module (absolute: not scaled by batch size);
                             # needs scheduler.name: none (the reference SimSiam predictor)
+resume_aux_override: false  # optional: resume a checkpoint trained with other aux_losses
 ```
 Errors are :class:`ConfigError` (a ``ValueError``) whose message starts with the bad key
-(``aux_losses[0].name``, ``pretrained.pth``) and lists the valid choices.
+(``aux_losses[0].name``, ``pretrained.pth``) and lists the valid choices. Nothing here builds a
+loss: :func:`e2mc_plugin.solo.recipe.parse_recipe` does, once.
 """
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from e2mc_plugin.checkpoints.recipe import PretrainedSpec, validate_pretrained
+from e2mc_plugin.solo.compat import to_plain
+
 __all__ = [
-    "RECIPE_BLOCKS",
-    "ConfigError",
     "ADAPTER_KEYS",
+    "ADAPTER_TOP_LEVEL_KEYS",
+    "RECIPE_BLOCKS",
+    "RESUME_OVERRIDE_KEY",
+    "SUFFIX",
     "AuxSpec",
+    "ConfigError",
+    "misplaced_recipe_key",
+    "parse_pretrained",
     "to_plain",
     "validate_aux_losses",
     "validate_param_group_lr",
     "validate_pretrained",
 ]
 
-#: the top-level recipe keys the adapter reads (everything else is the host's)
+#: ``method: <host method><SUFFIX>`` names the wrapped variant (``vicreg_aux``)
+SUFFIX = "_aux"
+
+#: the top-level recipe blocks the adapter reads (everything else is the host's)
 RECIPE_BLOCKS = ("aux_losses", "pretrained", "param_group_lr")
+#: top-level key allowing a resume whose aux_losses differ from the checkpoint's
+RESUME_OVERRIDE_KEY = "resume_aux_override"
+#: every top-level key the adapter consumes (passed through to the 1.0.2 constructor)
+ADAPTER_TOP_LEVEL_KEYS = RECIPE_BLOCKS + (RESUME_OVERRIDE_KEY,)
 
 #: keys of an ``aux_losses`` entry consumed by the adapter (not passed to the aux loss)
 ADAPTER_KEYS = ("embedding",)
 
-#: (kwargs for build_aux_losses incl. "name", embedding module path or None = method default)
+#: (kwargs for build_aux_loss incl. "name", embedding module path or None = method default)
 AuxSpec = Tuple[Dict[str, Any], Optional[str]]
 
 
@@ -51,31 +70,54 @@ class ConfigError(ValueError):
     """A recipe block is invalid; the message names the key and the valid choices."""
 
 
-def to_plain(value: Any) -> Any:
-    """OmegaConf containers -> plain Python (resolved); anything else unchanged."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(value, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(value, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return value
+def _squash(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
 
 
-def _aux_registry():
-    try:
-        from e2mc_plugin.aux_losses import build_aux_losses, list_aux_losses
-    except ImportError as err:  # pragma: no cover - the package ships it
-        raise ConfigError(f"aux_losses: e2mc_plugin.aux_losses is not importable ({err})") from err
-    return build_aux_losses, list_aux_losses
+def _close_block(key: Any) -> Optional[str]:
+    """The plugin block ``key`` is a misspelling of (``aux_loss`` -> ``aux_losses``), or None."""
+    if not isinstance(key, str) or key in RECIPE_BLOCKS:
+        return None
+    for block in RECIPE_BLOCKS:
+        if _squash(key) == _squash(block):
+            return block
+    close = difflib.get_close_matches(key.lower(), RECIPE_BLOCKS, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def misplaced_recipe_key(cfg: Mapping[str, Any]) -> Optional[str]:
+    """The error message for the first misspelled or misplaced plugin block in ``cfg``, or None.
+
+    Checked: top-level keys that closely match a plugin block (``aux_loss``, ``pretrain``,
+    ``auxlosses``), and plugin blocks (or close matches) under ``method_kwargs``, where the host
+    would ignore them.
+    """
+    for key in cfg:
+        block = _close_block(key)
+        if block is not None:
+            return (
+                f"{key}: unknown top-level key, did you mean {block!r}? (plugin blocks: "
+                f"{', '.join(RECIPE_BLOCKS)}); as written it would be ignored"
+            )
+    method_kwargs = cfg.get("method_kwargs")
+    if isinstance(method_kwargs, Mapping):
+        for key in method_kwargs:
+            block = key if key in RECIPE_BLOCKS else _close_block(key)
+            if block is not None:
+                return (
+                    f"method_kwargs.{key}: the plugin block {block!r} belongs at the top level of "
+                    f"the recipe, not under method_kwargs (the host ignores it there); move it "
+                    f"to '{block}:'"
+                )
+    return None
 
 
 def validate_aux_losses(value: Any) -> List[AuxSpec]:
-    """Check an ``aux_losses`` block; return ``[(loss_kwargs, embedding_or_None), ...]``.
+    """Normalize an ``aux_losses`` block: ``[(loss_kwargs incl. name, embedding_or_None), ...]``.
 
-    Every entry is built once (cheap, no parameters today) so that unknown names, unknown keyword
-    arguments and bad values fail here, before any model is built.
+    Checks the block's shape only (a list of mappings with a ``name``, ``embedding`` a dotted
+    path); the names, keyword arguments and values are checked by building each loss, once, in
+    :func:`e2mc_plugin.solo.recipe.parse_recipe`.
     """
     value = to_plain(value)
     if value is None:
@@ -87,7 +129,6 @@ def validate_aux_losses(value: Any) -> List[AuxSpec]:
         )
     if not isinstance(value, (list, tuple)):
         raise ConfigError(f"aux_losses: expected a list, got {type(value).__name__} {value!r}")
-    build_aux_losses, list_aux_losses = _aux_registry()
     specs: List[AuxSpec] = []
     for i, entry in enumerate(value):
         key = f"aux_losses[{i}]"
@@ -97,6 +138,8 @@ def validate_aux_losses(value: Any) -> List[AuxSpec]:
             raise ConfigError(f"{key}: expected a mapping with a 'name', got {entry!r}")
         entry = dict(entry)
         if "name" not in entry:
+            from e2mc_plugin.aux_losses import list_aux_losses
+
             raise ConfigError(f"{key}.name: missing; valid names: {', '.join(list_aux_losses())}")
         embedding = entry.pop("embedding", None)
         if embedding is not None and (not isinstance(embedding, str) or not embedding):
@@ -104,45 +147,25 @@ def validate_aux_losses(value: Any) -> List[AuxSpec]:
                 f"{key}.embedding: expected a dotted module path like 'projector' or "
                 f"'head.mlp', got {embedding!r}"
             )
-        try:
-            build_aux_losses([dict(entry)])
-        except KeyError as err:  # UnknownNameError lists the valid names
-            msg = err.args[0] if err.args else err
-            raise ConfigError(f"{key}.name: {msg}") from err
-        except TypeError as err:  # unknown / missing keyword argument, named by the loss
-            raise ConfigError(f"{key}: {err} (adapter keys: {', '.join(ADAPTER_KEYS)})") from err
-        except ValueError as err:  # a bad value (mapping: foo, views: bar...)
-            raise ConfigError(f"{key}: {err}") from err
         specs.append((entry, embedding))
     return specs
 
 
-def validate_pretrained(value: Any) -> Optional[Dict[str, Any]]:
-    """Check a ``pretrained`` block; return it with defaults filled, or None when unset.
-
-    The block's schema lives with the loaders (:mod:`e2mc_plugin.checkpoints.recipe`); this adds
-    the recipe conveniences (unset -> None, a bare path string, ``format: auto`` -> None) and
-    turns its errors into :class:`ConfigError`.
-    """
-    from e2mc_plugin.checkpoints.recipe import validate_pretrained as validate_block
+def parse_pretrained(value: Any) -> Optional[PretrainedSpec]:
+    """A ``pretrained`` block -> :class:`PretrainedSpec` (None when unset); the schema lives with
+    the loaders (:mod:`e2mc_plugin.checkpoints.recipe`), its errors become :class:`ConfigError`."""
+    from e2mc_plugin.checkpoints.recipe import parse_pretrained as parse_block
 
     value = to_plain(value)
-    if value is None or value == {}:
-        return None
-    if isinstance(value, str):
-        value = {"path": value}
-    if not isinstance(value, Mapping):
+    if value is not None and not isinstance(value, (str, Mapping)):
         raise ConfigError(
-            f"pretrained: expected a mapping {{path, format, strict, trusted}}, got {value!r}"
+            f"pretrained: expected a mapping {{path, format, strict, trusted, scope}}, "
+            f"got {value!r}"
         )
     try:
-        block = validate_block(value)
-    except (KeyError, TypeError) as err:
+        return parse_block(value)
+    except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(str(err.args[0] if err.args else err)) from err
-    block["path"] = str(block["path"])
-    if block["format"] in ("auto", ""):
-        block["format"] = None
-    return block
 
 
 def validate_param_group_lr(value: Any) -> Dict[str, float]:

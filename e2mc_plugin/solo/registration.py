@@ -16,11 +16,11 @@ from __future__ import annotations
 from typing import Dict, Iterable, MutableMapping, Optional
 
 from e2mc_plugin.solo import compat
+from e2mc_plugin.solo.config import SUFFIX
 from e2mc_plugin.solo.wrapper import base_method_of, is_wrapped, with_aux_losses
 
 __all__ = ["SUFFIX", "SKIP", "RegistrationError", "entry_point_methods", "register", "variant_name"]
 
-SUFFIX = "_aux"
 SKIP = frozenset({"base", "linear"})
 
 

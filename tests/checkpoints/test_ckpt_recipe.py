@@ -16,6 +16,7 @@ def test_defaults_are_auto_strict_and_safe():
         "format": "auto",
         "strict": True,
         "trusted": False,
+        "scope": "full",
     }
 
 
@@ -23,7 +24,7 @@ def test_unknown_key_names_it_and_the_valid_keys():
     with pytest.raises(KeyError) as err:
         validate_pretrained({"path": "x.pth", "strcit": False})
     assert "'strcit'" in str(err.value)
-    assert "path, format, strict, trusted" in str(err.value)
+    assert "path, format, strict, trusted, scope" in str(err.value)
 
 
 def test_path_is_required_and_types_are_checked():

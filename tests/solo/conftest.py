@@ -26,26 +26,57 @@ def make_probe():
     pl = compat.lightning()
 
     class Probe(pl.Callback):
-        """Per training step: the batch, the captured views, an independent recomputation of each
-        embedding (module(backbone(crop)) with the same inputs), and d(aux loss)/d(backbone)."""
+        """Per training step, observed from outside the wrapper: the views and the output of each
+        aux set (forward hooks on the method's ``AuxLossSet`` modules), an independent
+        recomputation of each embedding (module(backbone(crop)) with the same inputs), and
+        d(aux loss)/d(backbone)."""
 
         def __init__(self) -> None:
             self.steps: List[Dict[str, Any]] = []
             self.hooks_in_validation: List[int] = []
             self._batch = None
+            self._calls: List[Any] = []
+            self._handles: List[Any] = []
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx, *args):
             self._batch = batch
+            self._calls = []
+            for path, aux_set in pl_module._aux_groups:
+
+                def hook(module, inputs, output, path=path):
+                    large, all_views = inputs
+                    views = all_views if module.wants_all_views else large
+                    self._calls.append((path, list(views), output))
+
+                self._handles.append(aux_set.register_forward_hook(hook))
+
+        def _remove_hooks(self) -> None:
+            for h in self._handles:
+                h.remove()
+            self._handles.clear()
+
+        def on_train_batch_end(self, *args):
+            self._remove_hooks()
 
         def on_before_backward(self, trainer, pl_module, loss):
-            state = pl_module._aux_debug_state
-            if state is None:
+            self._remove_hooks()
+            if not self._calls:
                 return
+            default = pl_module._aux_groups[0][0]
+            views_by_path = {path: views for path, views, _ in self._calls}
+            out: Dict[str, torch.Tensor] = {}
+            total = None
+            for path, _, res in self._calls:
+                total = res["loss"] if total is None else total + res["loss"]
+                for k, v in res.items():
+                    if k != "loss" or path != default:
+                        out[k if path == default else f"{path}/{k}"] = v
+            out["loss"] = total
             backbone = compat.get_backbone(pl_module)
             _, X, _ = self._batch
             expected: Dict[str, List[torch.Tensor]] = {}
             with torch.no_grad():
-                for path, views in state["views"].items():
+                for path, views in views_by_path.items():
                     module = (
                         backbone if path == compat.BACKBONE_ATTR else pl_module.get_submodule(path)
                     )
@@ -57,14 +88,13 @@ def make_probe():
                         exp.append(f if module is backbone else module(f))
                     expected[path] = exp
             param = next(p for p in backbone.parameters() if p.requires_grad)
-            (grad,) = torch.autograd.grad(state["out"]["loss"], param, retain_graph=True)
+            (grad,) = torch.autograd.grad(out["loss"], param, retain_graph=True)
+            views = {p: [v.detach().clone() for v in vs] for p, vs in views_by_path.items()}
             self.steps.append(
                 {
-                    "views": state["views"],
+                    "views": views,
                     "expected": expected,
-                    "out": {k: v.detach().clone() for k, v in state["out"].items()},
-                    "projected_here": state["projected_here"],
-                    "unmatched": state["unmatched"],
+                    "out": {k: v.detach().clone() for k, v in out.items()},
                     "loss": loss.detach().clone(),
                     "backbone_grad": grad.detach().clone(),
                 }

@@ -10,6 +10,9 @@ import pickle
 import pytest
 import torch
 
+from e2mc_plugin.solo.data import synthetic_eval_loader, synthetic_pretrain_loader
+from e2mc_plugin.solo.presets import tiny_cfg
+
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("solo") is None, reason="needs a solo-learn host (1.0.2 or 1.0.6)"
 )
@@ -20,7 +23,7 @@ E2MC = {"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}
 def _build(**overrides):
     from e2mc_plugin.solo import api
 
-    return api.build_method(api.tiny_cfg("vicreg", **overrides))
+    return api.build_method(tiny_cfg("vicreg", **overrides))
 
 
 @pytest.mark.parametrize(
@@ -77,22 +80,21 @@ def test_solo_unknown_method_lists_valid_methods():
     from e2mc_plugin.solo.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"method: unknown method 'vicregg'.*vicreg"):
-        api.build_method(api.tiny_cfg("vicregg"))
+        api.build_method(tiny_cfg("vicregg"))
 
 
 def test_solo_validated_blocks_are_normalized():
-    from e2mc_plugin.solo.config import validate_aux_losses, validate_pretrained
+    from e2mc_plugin.checkpoints.recipe import PretrainedSpec
+    from e2mc_plugin.solo.config import parse_pretrained, validate_aux_losses
 
     assert validate_aux_losses(None) == [] and validate_aux_losses([]) == []
     ((spec, emb),) = validate_aux_losses([dict(E2MC, embedding="backbone")])
     assert emb == "backbone" and "embedding" not in spec and spec["name"] == "e2mc"
-    assert validate_pretrained(None) is None
-    assert validate_pretrained("/a.ckpt") == {
-        "path": "/a.ckpt",
-        "format": None,
-        "strict": True,
-        "trusted": False,
-    }
+    assert parse_pretrained(None) is None and parse_pretrained({}) is None
+    assert parse_pretrained("/a.ckpt") == PretrainedSpec(
+        path="/a.ckpt", format=None, strict=True, trusted=False, scope="full"
+    )
+    assert parse_pretrained({"path": "/a.ckpt", "format": "auto"}).format is None
 
 
 def test_solo_empty_aux_losses_adds_no_module_and_no_hook():
@@ -119,8 +121,8 @@ def test_solo_embedding_key_groups_losses_by_module():
 def test_solo_learnable_params_unchanged_without_aux_parameters():
     from e2mc_plugin.solo import api
 
-    cfg = api.tiny_cfg("vicreg", aux_losses=[E2MC])
-    plain = api.build_method(api.tiny_cfg("vicreg"), wrap=False)
+    cfg = tiny_cfg("vicreg", aux_losses=[E2MC])
+    plain = api.build_method(tiny_cfg("vicreg"), wrap=False)
     wrapped = api.build_method(cfg)
     names = lambda m: [g.get("name") for g in m.learnable_params]  # noqa: E731
     assert names(plain) == names(wrapped)
@@ -187,9 +189,9 @@ def test_solo_register_into_host_methods_is_what_launchers_read():
 
 @pytest.mark.host102
 def test_solo_cfg_to_kwargs_matches_102_argparse_names():
-    from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo import compat
 
-    cfg = api.tiny_cfg(
+    cfg = tiny_cfg(
         "byol",
         optimizer={
             "name": "lars",
@@ -197,7 +199,7 @@ def test_solo_cfg_to_kwargs_matches_102_argparse_names():
         },
         **{"data.dataset": "cifar10"},
     )
-    kw = compat.cfg_to_kwargs(cfg)
+    kw = compat.cfg_to_kwargs(cfg, passthrough=("aux_losses",))
     assert kw["encoder"] == "resnet18" and kw["backbone_args"] == {
         "cifar": True,
         "zero_init_residual": False,
@@ -214,9 +216,9 @@ def test_solo_102_swav_small_crops_crash_the_host_but_not_the_wrapper():
     wrapper feeds it the large crops and handles the small ones for all-view losses."""
     from e2mc_plugin.solo import api
 
-    cfg = api.tiny_cfg("swav", **{"data.num_small_crops": 2})
+    cfg = tiny_cfg("swav", **{"data.num_small_crops": 2})
     plain = api.build_method(cfg, wrap=False)
-    loader = api.synthetic_pretrain_loader(8, num_small_crops=2)
+    loader = synthetic_pretrain_loader(8, num_small_crops=2)
     with pytest.raises(ValueError, match="too many values to unpack"):
         api.fit(plain, loader, max_epochs=1, enable_progress_bar=False)
 
@@ -225,12 +227,12 @@ def test_solo_102_swav_small_crops_crash_the_host_but_not_the_wrapper():
 def test_solo_106_cfg_is_validated_in_add_and_assert_specific_cfg():
     from omegaconf import OmegaConf
 
-    from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo import compat
     from e2mc_plugin.solo.config import ConfigError
     from e2mc_plugin.solo.wrapper import with_aux_losses
 
     cls = with_aux_losses(compat.host_methods()["vicreg"])
-    cfg = OmegaConf.create(api.tiny_cfg("vicreg_aux"))
+    cfg = OmegaConf.create(tiny_cfg("vicreg_aux"))
     del cfg["aux_losses"], cfg["pretrained"]
     out = cls.add_and_assert_specific_cfg(cfg)
     assert list(out.aux_losses) == [] and out.pretrained is None
@@ -255,7 +257,7 @@ def test_solo_106_variant_name_does_not_reach_the_backbone_factory(monkeypatch):
         return original(method, *args, **kwargs)
 
     monkeypatch.setitem(base.BaseMethod._BACKBONES, "resnet18", spy)
-    model = api.build_method(api.tiny_cfg("mocov3_aux"))
+    model = api.build_method(tiny_cfg("mocov3_aux"))
     assert seen == ["mocov3", "mocov3"]  # online + momentum backbone
     assert model.cfg.method == "mocov3_aux"  # what args.json / main_knn.py see
 
@@ -265,12 +267,12 @@ def test_solo_extract_features_frozen_eval_no_grad():
 
     model = _build(aux_losses=[E2MC])
     model.train()
-    loader = api.synthetic_eval_loader(12, batch_size=5)
+    loader = synthetic_eval_loader(12, batch_size=5)
     feats, labels = api.extract_features(model, loader)
     assert feats.shape == (12, model.features_dim) and labels.shape == (12,)
     assert not feats.requires_grad and feats.dtype == torch.float32
     assert model.training and compat.get_backbone(model).training  # mode restored
-    again, _ = api.extract_features(model, api.synthetic_pretrain_loader(8, batch_size=4))
+    again, _ = api.extract_features(model, synthetic_pretrain_loader(8, batch_size=4))
     assert again.shape == (8, model.features_dim)
 
 
@@ -281,7 +283,7 @@ def test_solo_pretrained_block_initializes_weights(tmp_path, monkeypatch):
     from e2mc_plugin.solo.wrapper import SKIP_PRETRAINED_ENV
 
     torch.manual_seed(1)
-    source = api.build_method(api.tiny_cfg("vicreg"), wrap=False)
+    source = api.build_method(tiny_cfg("vicreg"), wrap=False)
     path = tmp_path / "source.ckpt"
     torch.save({"state_dict": source.state_dict()}, path)
     torch.manual_seed(2)

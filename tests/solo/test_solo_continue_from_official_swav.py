@@ -13,6 +13,9 @@ from typing import Dict
 
 import torch
 
+from e2mc_plugin.solo.data import synthetic_pretrain_loader
+from e2mc_plugin.solo.presets import tiny_cfg
+
 E2MC_SWAV = {"name": "e2mc", "beta": 1.0, "gamma": 25.0, "mapping": "gaussian_cdf"}
 
 
@@ -51,9 +54,9 @@ def test_solo_continued_swav_starts_from_the_official_file_and_trains(tmp_path):
     from e2mc_plugin.solo import api, compat
 
     pl = compat.lightning()
-    cfg = api.tiny_cfg("swav", aux_losses=[E2MC_SWAV])
+    cfg = tiny_cfg("swav", aux_losses=[E2MC_SWAV])
     path = tmp_path / "swav_800ep_pretrain.pth.tar"
-    official = _official_swav_file(path, api.tiny_cfg("swav"))
+    official = _official_swav_file(path, tiny_cfg("swav"))
     expected = {_solo_name(k): v for k, v in official.items()}
 
     torch.manual_seed(7)  # a different seed than the file: random layers would differ
@@ -72,7 +75,7 @@ def test_solo_continued_swav_starts_from_the_official_file_and_trains(tmp_path):
     probe = AtStepZero()
     trainer = api.fit(
         model,
-        api.synthetic_pretrain_loader(16, batch_size=8),
+        synthetic_pretrain_loader(16, batch_size=8),
         max_epochs=1,
         callbacks=[probe],
         enable_progress_bar=False,

@@ -10,6 +10,9 @@ import math
 import pytest
 import torch
 
+from e2mc_plugin.solo.data import synthetic_pretrain_loader
+from e2mc_plugin.solo.presets import tiny_cfg
+
 
 @pytest.mark.ddp
 @pytest.mark.slow
@@ -23,11 +26,11 @@ def test_solo_wrapped_vicreg_trains_under_ddp_spawn(tmp_path):
         {"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid", "gather": True},
         {"name": "mmcr", "weight": 0.005},  # all views: small crops projected by the wrapper
     ]
-    cfg = api.tiny_cfg("vicreg", aux_losses=aux, **{"data.num_small_crops": 2})
+    cfg = tiny_cfg("vicreg", aux_losses=aux, **{"data.num_small_crops": 2})
     torch.manual_seed(0)
     model = api.build_method(cfg)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    loader = api.synthetic_pretrain_loader(32, batch_size=8, num_small_crops=2)
+    loader = synthetic_pretrain_loader(32, batch_size=8, num_small_crops=2)
     trainer = api.fit(
         model,
         loader,

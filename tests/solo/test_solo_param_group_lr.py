@@ -6,13 +6,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from e2mc_plugin.solo.data import synthetic_pretrain_loader
+from e2mc_plugin.solo.presets import tiny_cfg
+
 E2MC_SIMSIAM = {"name": "e2mc", "beta": 0.001, "gamma": 0.01, "mapping": "gaussian_cdf"}
 
 
 def _build(**overrides):
     from e2mc_plugin.solo import api
 
-    return api.build_method(api.tiny_cfg("simsiam", aux_losses=[E2MC_SIMSIAM], **overrides))
+    return api.build_method(tiny_cfg("simsiam", aux_losses=[E2MC_SIMSIAM], **overrides))
 
 
 def _optimizer(model):
@@ -47,9 +50,7 @@ def test_solo_param_group_lr_survives_training_steps():
     from e2mc_plugin.solo import api
 
     model = _build(param_group_lr={"predictor": 0.1})
-    trainer = api.fit(
-        model, api.synthetic_pretrain_loader(16), max_epochs=1, enable_progress_bar=False
-    )
+    trainer = api.fit(model, synthetic_pretrain_loader(16), max_epochs=1, enable_progress_bar=False)
     predictor = {id(p) for p in model.predictor.parameters()}
     (opt,) = trainer.optimizers
     lrs = [g["lr"] for g in opt.param_groups if {id(p) for p in g["params"]} == predictor]
@@ -84,7 +85,7 @@ def test_solo_param_group_lr_is_not_for_the_plain_host_class():
     from e2mc_plugin.solo.config import ConfigError
 
     with pytest.raises(ConfigError, match="param_group_lr"):
-        api.build_method(api.tiny_cfg("simsiam", param_group_lr={"predictor": 0.1}), wrap=False)
+        api.build_method(tiny_cfg("simsiam", param_group_lr={"predictor": 0.1}), wrap=False)
 
 
 def test_solo_param_group_lr_predictor_weights_move_faster():
@@ -97,7 +98,7 @@ def test_solo_param_group_lr_predictor_weights_move_faster():
         before = [p.detach().clone() for p in model.predictor.parameters()]
         api.fit(
             model,
-            api.synthetic_pretrain_loader(16),
+            synthetic_pretrain_loader(16),
             max_epochs=1,
             enable_progress_bar=False,
             seed=0,

@@ -16,6 +16,9 @@ import math
 import pytest
 import torch
 
+from e2mc_plugin.solo.data import synthetic_eval_loader, synthetic_pretrain_loader
+from e2mc_plugin.solo.presets import tiny_cfg
+
 # no host marker = runs on either host (host102 / host106 mark the single-host cases)
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("solo") is None, reason="needs a solo-learn host (1.0.2 or 1.0.6)"
@@ -28,15 +31,15 @@ E2MC_SWAV = {"name": "e2mc", "beta": 1, "gamma": 25, "mapping": "gaussian_cdf"}
 E2MC_SIMSIAM = {"name": "e2mc", "beta": 0.001, "gamma": 0.01, "mapping": "gaussian_cdf"}
 MMCR = {"name": "mmcr", "weight": 0.005}  # views="all" by default
 
-# id, hosts, method, small crops, aux_losses, crops the wrapper must project itself {host: [...]}
+# id, hosts, method, small crops, aux_losses
 CASES = [
-    ("vicreg-e2mc", BOTH, "vicreg", 0, [E2MC_VICREG], {}),
-    ("swav-2+2-e2mc+mmcr", BOTH, "swav", 2, [E2MC_SWAV, MMCR], {"1.0.2": [2, 3]}),
-    ("simsiam-e2mc", BOTH, "simsiam", 0, [E2MC_SIMSIAM], {}),
-    ("vicreg-2+2-mmcr", BOTH, "vicreg", 2, [MMCR], {"1.0.2": [2, 3], "1.0.6": [2, 3]}),
-    ("byol-2+2-e2mc+mmcr", (H106,), "byol", 2, [E2MC_SWAV, MMCR], {}),
-    ("mocov3-e2mc+vcreg", (H106,), "mocov3", 0, [E2MC_SWAV, {"name": "vcreg"}], {}),
-    ("dino-e2mc+auh", (H106,), "dino", 0, [E2MC_SWAV, {"name": "auh"}], {}),
+    ("vicreg-e2mc", BOTH, "vicreg", 0, [E2MC_VICREG]),
+    ("swav-2+2-e2mc+mmcr", BOTH, "swav", 2, [E2MC_SWAV, MMCR]),
+    ("simsiam-e2mc", BOTH, "simsiam", 0, [E2MC_SIMSIAM]),
+    ("vicreg-2+2-mmcr", BOTH, "vicreg", 2, [MMCR]),
+    ("byol-2+2-e2mc+mmcr", (H106,), "byol", 2, [E2MC_SWAV, MMCR]),
+    ("mocov3-e2mc+vcreg", (H106,), "mocov3", 0, [E2MC_SWAV, {"name": "vcreg"}]),
+    ("dino-e2mc+auh", (H106,), "dino", 0, [E2MC_SWAV, {"name": "auh"}]),
     # a second group on another module: E2MC on the backbone features themselves
     (
         "simsiam-e2mc+backbone-vcreg",
@@ -44,7 +47,6 @@ CASES = [
         "simsiam",
         0,
         [E2MC_SIMSIAM, {"name": "vcreg", "space": "projector", "embedding": "backbone"}],
-        {},
     ),
 ]
 
@@ -58,18 +60,17 @@ def _close(a, b, rtol=1e-5, atol=1e-6):
     return torch.allclose(a.float(), b.float(), rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("method,n_small,aux,projected_here", _params())
-def test_solo_wrapped_fit_captures_logs_and_backprops(method, n_small, aux, projected_here, probe):
+@pytest.mark.parametrize("method,n_small,aux", _params())
+def test_solo_wrapped_fit_captures_logs_and_backprops(method, n_small, aux, probe):
     from e2mc_plugin.solo import api, compat
 
-    cfg = api.tiny_cfg(method, aux_losses=aux, **{"data.num_small_crops": n_small})
+    cfg = tiny_cfg(method, aux_losses=aux, **{"data.num_small_crops": n_small})
     torch.manual_seed(0)
     model = api.build_method(cfg)
     assert type(model).__name__.endswith("WithAux")
-    model.aux_debug = True
     n_crops = 2 + n_small
-    train = api.synthetic_pretrain_loader(16, batch_size=8, num_small_crops=n_small)
-    val = api.synthetic_eval_loader(8, batch_size=8)
+    train = synthetic_pretrain_loader(16, batch_size=8, num_small_crops=n_small)
+    val = synthetic_eval_loader(8, batch_size=8)
     trainer = api.fit(
         model,
         train,
@@ -81,7 +82,7 @@ def test_solo_wrapped_fit_captures_logs_and_backprops(method, n_small, aux, proj
         num_sanity_val_steps=1,
     )
 
-    assert len(probe.steps) == 2 and model._aux_num_steps == 2
+    assert len(probe.steps) == 2
     default = "head.mlp" if method == "dino" else "projector"
     groups = dict(model._aux_groups)
     assert next(iter(groups)) == default
@@ -97,11 +98,6 @@ def test_solo_wrapped_fit_captures_logs_and_backprops(method, n_small, aux, proj
                 assert _close(got, exp, rtol=1e-4, atol=1e-5), (
                     f"{path} crop {i}: max diff {(got - exp).abs().max()}"
                 )
-            if path != compat.BACKBONE_ATTR:
-                assert step["unmatched"][path] == 0
-        assert step["projected_here"].get(default, []) == projected_here.get(
-            compat.HOST_VERSION, []
-        )
         # logged terms == the criteria recomputed from the captured embeddings
         recomputed, total = {}, 0.0
         for path, aux_set in groups.items():
@@ -153,20 +149,21 @@ def test_solo_empty_aux_losses_is_bit_identical_to_host_method(
     method, n_small, loss_recorder_factory
 ):
     from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.wrapper import base_method_of
 
-    cfg = api.tiny_cfg(method, **{"data.num_small_crops": n_small})
+    cfg = tiny_cfg(method, **{"data.num_small_crops": n_small})
 
     def run(wrap: bool):
         torch.manual_seed(0)
         model = api.build_method(cfg, wrap=wrap)
         rec = loss_recorder_factory()
-        train = api.synthetic_pretrain_loader(16, batch_size=8, num_small_crops=n_small)
+        train = synthetic_pretrain_loader(16, batch_size=8, num_small_crops=n_small)
         api.fit(model, train, max_epochs=1, seed=0, callbacks=[rec], enable_progress_bar=False)
         return model, rec.losses
 
     plain, plain_losses = run(False)
     wrapped, wrapped_losses = run(True)
-    assert type(wrapped).__mro__[1] is type(plain)
+    assert base_method_of(type(wrapped)) is type(plain) and isinstance(wrapped, type(plain))
     assert len(plain_losses) == len(wrapped_losses) == 2
     for a, b in zip(plain_losses, wrapped_losses, strict=True):
         assert torch.equal(a, b), (a, b)

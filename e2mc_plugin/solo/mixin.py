@@ -1,0 +1,226 @@
+"""``AuxLossesMixin``: what a solo-learn method gains when it is wrapped (CaSSLe-style).
+
+The factory (:func:`e2mc_plugin.solo.wrapper.with_aux_losses`) writes
+``class VICRegWithAux(AuxLossesMixin, VICReg)``; every hook here calls ``super()``, so the host
+keeps its forward, its own loss, optimizers, momentum updates and checkpoints::
+
+    loss = host.training_step(batch) + sum_g AuxLossSet_g(large_views_g, all_views_g)["loss"]
+
+``aux_losses: []`` registers nothing and adds no operation: the wrapped class is then the host
+method bit for bit (same parameters, same RNG use, same losses).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Dict, List, Sequence, Tuple
+
+from torch import nn
+
+from e2mc_plugin.solo import compat
+from e2mc_plugin.solo.capture import aux_step
+from e2mc_plugin.solo.config import (
+    ADAPTER_TOP_LEVEL_KEYS,
+    RESUME_OVERRIDE_KEY,
+    SUFFIX,
+    ConfigError,
+)
+from e2mc_plugin.solo.embedding import check_embedding, default_embedding
+from e2mc_plugin.solo.param_groups import check_group_lrs, with_group_lrs
+from e2mc_plugin.solo.recipe import Recipe, offer_parsed, parse_recipe, parsing_slot
+
+__all__ = ["AUX_RECORD_KEY", "SKIP_PRETRAINED_ENV", "AuxLossesMixin", "describe_aux_change"]
+
+log = logging.getLogger(__name__)
+
+#: set by the kNN / UMAP launchers: the weights come from the evaluated checkpoint, so the
+#: ``pretrained`` block recorded in its args.json must not be loaded (the file may be gone).
+SKIP_PRETRAINED_ENV = "E2MC_PLUGIN_SKIP_PRETRAINED"
+#: checkpoint key holding the aux configuration the run was trained with
+AUX_RECORD_KEY = "e2mc_plugin_aux_losses"
+
+
+def describe_aux_change(saved: List[Dict[str, Any]], current: List[Dict[str, Any]]) -> str:
+    """``aux_losses[0].beta: 1000 -> 10; aux_losses[1]: removed {'name': 'mmcr'}``, or ``""``."""
+    changes = []
+    for i in range(max(len(saved), len(current))):
+        key = f"aux_losses[{i}]"
+        if i >= len(current):
+            changes.append(f"{key}: removed {saved[i]}")
+        elif i >= len(saved):
+            changes.append(f"{key}: added {current[i]}")
+        else:
+            old, new = saved[i], current[i]
+            for k in sorted(set(old) | set(new), key=str):
+                if old.get(k) != new.get(k):
+                    changes.append(f"{key}.{k}: {old.get(k)!r} -> {new.get(k)!r}")
+    return "; ".join(changes)
+
+
+class AuxLossesMixin:
+    """Named auxiliary losses on top of a solo-learn method (put it first in the bases).
+
+    Reads ``aux_losses``, ``pretrained``, ``param_group_lr`` and ``resume_aux_override`` (see
+    :mod:`e2mc_plugin.solo.config`) from the DictConfig on 1.0.6 (parsed in
+    ``add_and_assert_specific_cfg``) or from keyword arguments on 1.0.2, and logs
+    ``train_aux/loss`` and ``train_loss`` (progress bar) and ``train_aux/<loss>/<term>``.
+    """
+
+    #: the top-level config keys the 1.0.2 constructor receives (see compat.instantiate)
+    cfg_passthrough: Tuple[str, ...] = ADAPTER_TOP_LEVEL_KEYS
+
+    if compat.CFG_API:
+
+        def __init__(self, cfg):
+            name = cfg.get("method") if hasattr(cfg, "get") else None
+            variant = isinstance(name, str) and name.endswith(SUFFIX)
+            host_name = name[: -len(SUFFIX)] if variant else None
+            with parsing_slot() as parsed, compat.host_method_name(cfg, host_name):
+                super().__init__(cfg)
+            self._setup_aux(parsed[-1] if parsed else parse_recipe(self.cfg))
+
+        @classmethod
+        def add_and_assert_specific_cfg(cls, cfg):
+            from solo.utils.misc import omegaconf_select
+
+            cfg = super().add_and_assert_specific_cfg(cfg)
+            cfg.aux_losses = omegaconf_select(cfg, "aux_losses", [])
+            cfg.pretrained = omegaconf_select(cfg, "pretrained", None)
+            cfg.param_group_lr = omegaconf_select(cfg, "param_group_lr", {})
+            offer_parsed(parse_recipe(cfg))
+            return cfg
+
+    else:
+
+        def __init__(self, *args, **kwargs):
+            # fail on the recipe blocks before the (slow) model build
+            recipe = parse_recipe(kwargs)
+            own = {k: kwargs.pop(k, None) for k in ADAPTER_TOP_LEVEL_KEYS}
+            super().__init__(*args, **kwargs)
+            # 1.0.2 keeps no cfg object: record the blocks for inspection
+            self.aux_losses_cfg = recipe.aux_record()
+            self.pretrained_cfg = compat.to_plain(own["pretrained"])
+            self._setup_aux(recipe)
+
+    def _setup_aux(self, recipe: Recipe) -> None:
+        self._recipe = recipe
+        self._param_group_lr = check_group_lrs(
+            self, super().learnable_params, recipe.param_group_lr
+        )
+        self._aux_groups: List[Tuple[str, nn.Module]] = []
+        if recipe.aux:
+            self._aux_default = default_embedding(self)
+            groups = recipe.aux_groups(self._aux_default)
+            for path, _, first in groups:
+                check_embedding(self, path, f"aux_losses[{first}].embedding")
+            self.aux_losses = nn.ModuleList(aux for _, aux, _ in groups)
+            self._aux_groups = [(path, aux) for path, aux, _ in groups]
+            self._aux_host_small = compat.host_uses_small_crops(type(self))
+            if self.num_small_crops and not self._aux_host_small:
+                log.warning(
+                    "solo-learn %s %s.training_step cannot take small crops: its own loss uses "
+                    "the %d large crops; the %d small crops feed only all-view aux losses",
+                    compat.HOST_VERSION,
+                    getattr(type(self), "_e2mc_base_method", type(self)).__name__,
+                    self.num_large_crops,
+                    self.num_small_crops,
+                )
+        self.pretrained_report = None
+        spec = recipe.pretrained
+        if spec is not None:
+            if os.environ.get(SKIP_PRETRAINED_ENV):
+                log.info("pretrained: %s skipped (%s is set)", spec.path, SKIP_PRETRAINED_ENV)
+            else:
+                self._load_pretrained(spec)
+
+    def _load_pretrained(self, spec) -> None:
+        from e2mc_plugin.checkpoints import initialize_from_checkpoint, pretrained_from_cfg
+
+        loaded, strict = pretrained_from_cfg(spec)
+        # ``scope`` is passed only when set, for loaders that predate backbone-only files
+        scope = {} if spec.scope == "full" else {"scope": spec.scope}
+        self.pretrained_report = initialize_from_checkpoint(self, loaded, strict=strict, **scope)
+        log.info("pretrained: initialized from %s\n%s", spec.path, self.pretrained_report)
+
+    @property
+    def learnable_params(self) -> List[Dict[str, Any]]:
+        params = super().learnable_params
+        if self._param_group_lr:
+            params = with_group_lrs(self, params, self._param_group_lr)
+        extra = [p for _, m in self._aux_groups for p in m.parameters() if p.requires_grad]
+        if extra:
+            params = params + [{"name": "aux_losses", "params": extra}]
+        return params
+
+    def training_step(self, batch: Sequence[Any], batch_idx: int):
+        if not self._aux_groups or not self.training:
+            return super().training_step(batch, batch_idx)
+
+        host = super().training_step
+        out, results = aux_step(
+            self, lambda b: host(b, batch_idx), batch, self._aux_groups, self._aux_host_small
+        )
+        total = None
+        for path, res in results:
+            total = res["loss"] if total is None else total + res["loss"]
+            prefix = "" if path == self._aux_default else f"{path}/"
+            for k, v in res.items():
+                if k != "loss" or prefix:
+                    self.log(f"train_aux/{prefix}{k}", v.detach(), on_epoch=True, sync_dist=True)
+        self.log("train_aux/loss", total.detach(), on_epoch=True, sync_dist=True, prog_bar=True)
+        if isinstance(out, dict):
+            out = dict(out, loss=out["loss"] + total)
+            loss = out["loss"]
+        else:
+            out = loss = out + total
+        # the loss Lightning backpropagates, on the progress bar beside the aux term (no sync)
+        self.log("train_loss", loss.detach(), prog_bar=True)
+        return out
+
+    def _raise_if_nonfinite(self) -> None:
+        """Each aux set's deferred finiteness check (one sync, raises naming loss and view)."""
+        for _, aux in self._aux_groups:
+            check = getattr(aux, "raise_if_nonfinite", None)
+            if check is not None:
+                check()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int, *args: Any) -> None:
+        super().on_train_batch_end(outputs, batch, batch_idx, *args)
+        if self._aux_groups and (batch_idx + 1) % max(1, self.trainer.log_every_n_steps) == 0:
+            self._raise_if_nonfinite()
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        if self._aux_groups:
+            self._raise_if_nonfinite()
+
+    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint[AUX_RECORD_KEY] = self._recipe.aux_record()
+
+    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        """Refuse to resume with other ``aux_losses`` than the checkpoint's, unless
+        ``resume_aux_override: true`` (then warn)."""
+        super().on_load_checkpoint(checkpoint)
+        current = self._recipe.aux_record()
+        if AUX_RECORD_KEY not in checkpoint:
+            log.warning(
+                "aux_losses: the checkpoint records no aux configuration (saved by a plain host "
+                "method or an older e2mc-plugin); resuming with %s",
+                current,
+            )
+            return
+        change = describe_aux_change(list(checkpoint[AUX_RECORD_KEY]), current)
+        if not change:
+            return
+        if not self._recipe.resume_aux_override:
+            raise ConfigError(
+                f"aux_losses: differs from the checkpoint being resumed ({change}); restore the "
+                f"checkpoint's aux_losses, or set {RESUME_OVERRIDE_KEY}: true to resume anyway"
+            )
+        log.warning(
+            "aux_losses: resuming with a different aux configuration (%s; %s: true)",
+            change,
+            RESUME_OVERRIDE_KEY,
+        )

@@ -1,0 +1,123 @@
+"""Small CPU configurations for tests, examples and benchmarks (not production recipes).
+
+:func:`tiny_cfg` returns the 1.0.6-style nested dict that
+:func:`e2mc_plugin.solo.api.build_method` accepts on both hosts.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Mapping
+
+from e2mc_plugin.method_families import MOMENTUM_METHODS
+from e2mc_plugin.solo.config import SUFFIX
+
+__all__ = ["TINY_METHOD_KWARGS", "tiny_cfg"]
+
+# Small heads for CPU runs; every key a host needs is explicit (1.0.2 has no defaults).
+TINY_METHOD_KWARGS: Dict[str, Dict[str, Any]] = {
+    "vicreg": {
+        "proj_hidden_dim": 64,
+        "proj_output_dim": 64,
+        "sim_loss_weight": 25.0,
+        "var_loss_weight": 25.0,
+        "cov_loss_weight": 1.0,
+    },
+    "swav": {
+        "proj_hidden_dim": 64,
+        "proj_output_dim": 32,
+        "num_prototypes": 30,
+        "sk_iters": 3,
+        "sk_epsilon": 0.05,
+        "temperature": 0.1,
+        "queue_size": 0,
+        "epoch_queue_starts": 0,
+        "freeze_prototypes_epochs": 0,
+    },
+    "simsiam": {"proj_hidden_dim": 64, "proj_output_dim": 64, "pred_hidden_dim": 32},
+    "byol": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64},
+    "mocov3": {
+        "proj_hidden_dim": 64,
+        "proj_output_dim": 32,
+        "pred_hidden_dim": 64,
+        "temperature": 0.2,
+    },
+    "dino": {
+        "proj_hidden_dim": 64,
+        "proj_output_dim": 32,
+        "num_prototypes": 50,
+        "use_bn_in_head": False,
+        "norm_last_layer": True,
+        "clip_grad": 0.0,
+        "freeze_last_layer": 0,
+        "student_temperature": 0.1,
+        "teacher_temperature": 0.07,
+        "warmup_teacher_temperature": 0.04,
+        "warmup_teacher_temperature_epochs": 0,
+    },
+}
+
+
+def _deep_merge(base: Dict[str, Any], update: Mapping[str, Any]) -> Dict[str, Any]:
+    for key, value in update.items():
+        if "." in key:  # dotted key: "data.num_small_crops"
+            head, rest = key.split(".", 1)
+            base[head] = _deep_merge(dict(base.get(head) or {}), {rest: value})
+        elif isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            base[key] = _deep_merge(dict(base[key]), value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def tiny_cfg(method: str, **overrides: Any) -> Dict[str, Any]:
+    """A small CPU configuration for ``method`` (1.0.6-style nested dict, both hosts).
+
+    resnet18 on 32x32 images with the ImageNet stem (``data.dataset="custom"``: the 7x7/2 conv and
+    max-pool shrink 32x32 to 8x8 at once, ~16x cheaper than the CIFAR stem that
+    ``data.dataset="cifar10"`` selects), 64-unit heads, 10 classes, SGD with a small constant
+    learning rate (``scheduler.name="none"``, as in the continued-pretraining protocol), batch 8,
+    2 large crops, no small crops, ``aux_losses: []``.
+
+    Args:
+        method: host method name, with or without the ``_aux`` suffix (``"vicreg"``,
+            ``"swav_aux"``...). Methods outside :data:`TINY_METHOD_KWARGS` get 64/32-unit
+            projector keys only; pass the rest through ``method_kwargs=``.
+        **overrides: deep-merged into the result; nested dicts merge key by key and dotted keys
+            address nested entries, e.g. ``tiny_cfg("swav", aux_losses=[...],
+            **{"data.num_small_crops": 2, "optimizer.batch_size": 16})``.
+
+    Returns:
+        A fresh dict (safe to mutate) accepted by :func:`build_method`.
+    """
+    base = method[: -len(SUFFIX)] if method.endswith(SUFFIX) else method
+    cfg: Dict[str, Any] = {
+        "name": f"tiny-{base}",
+        "method": method,
+        "backbone": {"name": "resnet18", "kwargs": {}},
+        "method_kwargs": copy.deepcopy(
+            TINY_METHOD_KWARGS.get(base, {"proj_hidden_dim": 64, "proj_output_dim": 32})
+        ),
+        "data": {
+            "dataset": "custom",
+            "num_classes": 10,
+            "num_large_crops": 2,
+            "num_small_crops": 0,
+        },
+        "optimizer": {
+            "name": "sgd",
+            "batch_size": 8,
+            "lr": 0.01,
+            "weight_decay": 1e-5,
+            "classifier_lr": 0.1,
+            "kwargs": {"momentum": 0.9},
+        },
+        "scheduler": {"name": "none"},
+        "max_epochs": 1,
+        "accumulate_grad_batches": 1,
+        "aux_losses": [],
+        "pretrained": None,
+    }
+    if base in MOMENTUM_METHODS:
+        cfg["momentum"] = {"base_tau": 0.99, "final_tau": 1.0, "classifier": False}
+    return _deep_merge(cfg, overrides)

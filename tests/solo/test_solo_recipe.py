@@ -1,0 +1,153 @@
+"""The recipe is parsed once (each aux loss built once), misspelled / misplaced plugin blocks and
+embedding modules that never see the backbone features fail at build time naming the fix."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import pytest
+import torch
+
+from e2mc_plugin.solo.presets import tiny_cfg
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("solo") is None, reason="needs a solo-learn host (1.0.2 or 1.0.6)"
+)
+
+E2MC = {"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}
+
+
+def _build(**overrides):
+    from e2mc_plugin.solo import api
+
+    return api.build_method(tiny_cfg("vicreg", **overrides))
+
+
+def test_solo_one_build_constructs_each_aux_loss_once(monkeypatch):
+    from e2mc_plugin.aux_losses.e2mc import E2MCLoss
+
+    calls = []
+    original = E2MCLoss.__init__
+
+    @functools.wraps(original)  # keeps the signature the registry checks keywords against
+    def counting_init(self, *args, **kwargs):
+        calls.append(kwargs.get("beta"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(E2MCLoss, "__init__", counting_init)
+    model = _build(aux_losses=[E2MC])
+    assert calls == [1000]
+    (member,) = model.aux_losses[0].losses.values()
+    assert isinstance(member, E2MCLoss)  # the built loss is the one the method trains with
+
+
+@pytest.mark.parametrize(
+    "overrides,needles",
+    [
+        ({"aux_loss": [E2MC]}, ["aux_loss", "'aux_losses'"]),
+        ({"auxlosses": [E2MC]}, ["auxlosses", "'aux_losses'"]),
+        ({"pretrain": {"path": "/x.ckpt"}}, ["pretrain", "'pretrained'"]),
+        ({"param_group_lrs": {"predictor": 0.1}}, ["param_group_lrs", "'param_group_lr'"]),
+        ({"method_kwargs.aux_losses": [E2MC]}, ["method_kwargs.aux_losses", "top level"]),
+        ({"method_kwargs.pretrained": "/x.ckpt"}, ["method_kwargs.pretrained", "top level"]),
+        ({"method_kwargs.aux_loss": [E2MC]}, ["method_kwargs.aux_loss", "'aux_losses'"]),
+    ],
+    ids=["aux_loss", "auxlosses", "pretrain", "param_group_lrs", "nested", "nested-pre", "typo"],
+)
+def test_solo_misspelled_or_misplaced_block_names_the_right_key(overrides, needles):
+    from e2mc_plugin.solo.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        _build(**overrides)
+    for needle in needles:
+        assert needle in str(info.value), (needle, str(info.value))
+
+
+def test_solo_host_keys_are_not_mistaken_for_plugin_blocks():
+    from e2mc_plugin.solo.config import misplaced_recipe_key
+
+    cfg = tiny_cfg("vicreg", aux_losses=[E2MC])
+    cfg.update(
+        pretrained_feature_extractor="/x.ckpt",
+        auto_resume={"enabled": False},
+        resume_from_checkpoint=None,
+        **{"resume_aux_override": False},
+    )
+    assert misplaced_recipe_key(cfg) is None
+
+
+@pytest.mark.host106
+def test_solo_106_misspelled_block_fails_in_add_and_assert_specific_cfg():
+    from omegaconf import OmegaConf
+
+    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.wrapper import with_aux_losses
+
+    cls = with_aux_losses(compat.host_methods()["vicreg"])
+    cfg = OmegaConf.create(tiny_cfg("vicreg_aux", aux_loss=[E2MC]))
+    with pytest.raises(ConfigError, match=r"aux_loss: .*'aux_losses'"):
+        cls.add_and_assert_specific_cfg(cfg)
+
+
+@pytest.mark.parametrize(
+    "embedding,needles",
+    [
+        ("projector.1", ["aux_losses[0].embedding", "'projector.1'", "BatchNorm1d"]),
+        ("backbone.layer4", ["aux_losses[0].embedding", "inside the backbone"]),
+        ("encoder.layer4", ["aux_losses[0].embedding", "inside the backbone"]),
+    ],
+)
+def test_solo_embedding_that_never_sees_the_features_fails_at_build(embedding, needles):
+    from e2mc_plugin.solo.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        _build(aux_losses=[dict(E2MC, embedding=embedding)])
+    msg = str(info.value)
+    for needle in needles + ["valid embedding modules: backbone", "projector", "projector.0"]:
+        assert needle in msg, (needle, msg)
+    assert "projector.1," not in msg  # the BatchNorm is not offered as valid
+
+
+def test_solo_embedding_check_leaves_rng_and_batchnorm_statistics_alone():
+    """The build-time dry forward draws no random number and updates no running statistic:
+    a model built with aux losses on projector.0 equals the one built without, tensor for
+    tensor, and leaves the global RNG where the plain build leaves it."""
+    torch.manual_seed(0)
+    plain = _build()
+    rng_plain = torch.get_rng_state()
+    torch.manual_seed(0)
+    wrapped = _build(aux_losses=[dict(E2MC, embedding="projector.0"), {"name": "mmcr"}])
+    rng_wrapped = torch.get_rng_state()
+    assert torch.equal(rng_plain, rng_wrapped)
+    sa, sb = plain.state_dict(), wrapped.state_dict()
+    assert list(sa) == list(sb)
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+    assert all(m.training for m in wrapped.modules())  # train/eval flags restored
+    assert [p for p, _ in wrapped._aux_groups] == ["projector", "projector.0"]
+
+
+def test_solo_pretrained_scope_reaches_the_initializer(tmp_path, monkeypatch):
+    """``pretrained.scope`` is parsed into the spec and passed on (only when not ``full``)."""
+    import e2mc_plugin.checkpoints as checkpoints
+    from e2mc_plugin.solo import api
+
+    source = api.build_method(tiny_cfg("vicreg"), wrap=False)
+    path = tmp_path / "source.ckpt"
+    torch.save({"state_dict": source.state_dict()}, path)
+    seen = []
+    monkeypatch.setattr(
+        checkpoints, "initialize_from_checkpoint", lambda m, loaded, **kw: seen.append(kw)
+    )
+    _build(pretrained={"path": str(path)})
+    _build(pretrained={"path": str(path), "scope": "backbone", "strict": False})
+    assert seen == [{"strict": True}, {"strict": False, "scope": "backbone"}]
+
+
+def test_solo_bad_pretrained_scope_names_the_choices():
+    from e2mc_plugin.solo.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"pretrained\.scope: .*'head'.*full, backbone"):
+        _build(pretrained={"path": "/x.ckpt", "scope": "head"})
