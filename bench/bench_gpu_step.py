@@ -173,6 +173,8 @@ def sync(device: torch.device) -> None:
 
 def run_wrapper(args, device: torch.device) -> Dict[str, List[float]]:
     from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo.data import synthetic_pretrain_loader
+    from e2mc_plugin.solo.presets import tiny_cfg
 
     for name in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)  # the per-fit banners, not our tables
@@ -209,7 +211,7 @@ def run_wrapper(args, device: torch.device) -> Dict[str, List[float]]:
         "method_kwargs.proj_output_dim": args.proj_dim,
     }
     n_steps = args.warmup + args.steps
-    loader = api.synthetic_pretrain_loader(
+    loader = synthetic_pretrain_loader(
         n_steps * args.batch_b, batch_size=args.batch_b, size=args.size
     )
     times: Dict[str, List[float]] = {k: [] for k in variants}
@@ -218,7 +220,7 @@ def run_wrapper(args, device: torch.device) -> Dict[str, List[float]]:
         for label in names[r % len(names) :] + names[: r % len(names)]:
             wrap, aux = variants[label]
             torch.manual_seed(0)
-            model = api.build_method(api.tiny_cfg("vicreg", aux_losses=aux, **overrides), wrap=wrap)
+            model = api.build_method(tiny_cfg("vicreg", aux_losses=aux, **overrides), wrap=wrap)
             timer = StepTimer()
             api.fit(
                 model,
