@@ -149,6 +149,10 @@ def plugin_linear_model_class(host_cls: type) -> type:
                     f"{BLOCK}: scheduler.warmup_epochs must be 0 (the host's warmup sets every "
                     "param group to one lr); the reference protocols have no warmup"
                 )
+            if self.scheduler == "step" and not self.lr_decay_steps:
+                raise ConfigError(
+                    f"{BLOCK}: scheduler.name 'step' needs scheduler.lr_decay_steps (epochs)"
+                )
             if self.scheduler not in ("none", "warmup_cosine", "step"):
                 raise ConfigError(
                     f"{BLOCK}: scheduler.name {self.scheduler!r} is not supported here; valid: "

@@ -121,6 +121,7 @@ def test_frozen_backbone_trains_only_the_classifier():
     [
         ({"name": "warmup_cosine", "warmup_epochs": 2}, "warmup_epochs must be 0"),
         ({"name": "exponential"}, "valid: none, warmup_cosine"),
+        ({"name": "step"}, "needs scheduler.lr_decay_steps"),
     ],
 )
 def test_unsupported_schedules_are_named(scheduler, match):
