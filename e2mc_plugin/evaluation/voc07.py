@@ -127,6 +127,28 @@ def _svm_targets(labels: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(labels) > 0, 1, -1)
 
 
+def _one_class(xtr, ytr, xte, yte, costs, folds, ap, seed):
+    """(CV APs over costs, chosen cost, test AP) of one class; labels in {1, 0, -1}."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import cross_val_score
+
+    y = _svm_targets(ytr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cv = np.array(
+            [
+                cross_val_score(_svm(c, seed), xtr, y, cv=folds, scoring="average_precision").mean()
+                for c in costs
+            ]
+        )
+        best = costs[int(np.argmax(cv))]  # first best on ties
+        clf = _svm(best, seed).fit(xtr, y)
+    keep = yte != -1  # difficult: not scored
+    return cv, best, _AP[ap](clf.decision_function(xte[keep]), yte[keep])
+
+
 def train_and_test_svms(
     train_x: np.ndarray,
     train_y: np.ndarray,
@@ -138,16 +160,15 @@ def train_and_test_svms(
     folds: int = 3,
     ap: str = "interpolated",
     seed: int = 0,
+    jobs: int = 1,
 ) -> SVMResult:
     """Per-class SVMs with C chosen by ``folds``-fold CV AP on (train_x, train_y); test APs.
 
     Shapes: train_x (n, D), train_y (n, K) in {1, 0, -1}; test_x (m, D), test_y (m, K).
-    Features are L2-normalized here (:func:`normalize_rows`).
+    Features are L2-normalized here (:func:`normalize_rows`). ``jobs`` classes run in parallel
+    (joblib processes; the result does not depend on it).
     """
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import cross_val_score
+    from joblib import Parallel, delayed
 
     if ap not in _AP:
         raise ValueError(f"ap must be one of {', '.join(_AP)}, got {ap!r}")
@@ -162,19 +183,11 @@ def train_and_test_svms(
         raise ValueError(f"{len(names)} class names for {k} label columns")
     costs = [float(c) for c in costs]
     xtr, xte = normalize_rows(train_x), normalize_rows(test_x)
-    cv_ap = np.zeros((k, len(costs)))
-    chosen, test_ap = [], np.zeros(k)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for c in range(k):
-            y = _svm_targets(train_y[:, c])
-            for j, cost in enumerate(costs):
-                cv_ap[c, j] = cross_val_score(
-                    _svm(cost, seed), xtr, y, cv=folds, scoring="average_precision"
-                ).mean()
-            best = costs[int(np.argmax(cv_ap[c]))]
-            chosen.append(best)
-            clf = _svm(best, seed).fit(xtr, y)
-            keep = test_y[:, c] != -1  # difficult: not scored
-            test_ap[c] = _AP[ap](clf.decision_function(xte[keep]), test_y[keep, c])
+    per_class = Parallel(n_jobs=jobs)(
+        delayed(_one_class)(xtr, train_y[:, c], xte, test_y[:, c], costs, folds, ap, seed)
+        for c in range(k)
+    )
+    cv_ap = np.stack([r[0] for r in per_class])
+    chosen = [r[1] for r in per_class]
+    test_ap = np.array([r[2] for r in per_class])
     return SVMResult(names, chosen, cv_ap, test_ap, costs)

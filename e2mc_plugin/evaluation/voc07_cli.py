@@ -157,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--costs", type=float, nargs="+", default=list(VOC07_COSTS))
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--ap", choices=("interpolated", "11point"), default="interpolated")
+    p.add_argument("--jobs", type=int, default=1, help="classes trained in parallel")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
     p.add_argument("--trusted", action="store_true", help="allow full pickle loading")
@@ -188,7 +189,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     test_x = extract_features(model, images, test[0], args.batch_size)
     result = train_and_test_svms(
         train_x, train[1], test_x, test[1], costs=args.costs, classes=train[2],
-        folds=args.folds, ap=args.ap,
+        folds=args.folds, ap=args.ap, jobs=args.jobs,
     )  # fmt: skip
     for name, ap in zip(result.classes, result.test_ap, strict=True):
         print(f"{name:<12} AP {100 * ap:6.2f}")

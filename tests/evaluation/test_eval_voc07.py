@@ -94,6 +94,18 @@ def test_separable_features_give_map_one():
     assert result.cv_ap.shape == (4, 2)
 
 
+@pytest.mark.slow  # starts joblib worker processes (about 10 s)
+def test_parallel_classes_give_the_same_result():
+    rng = np.random.default_rng(4)
+    x, y = _multilabel(rng, 90, 3, 8, separable=True)
+    x = x + 0.8 * rng.normal(size=x.shape)
+    one = train_and_test_svms(x[:60], y[:60], x[60:], y[60:], costs=(0.1, 10.0))
+    two = train_and_test_svms(x[:60], y[:60], x[60:], y[60:], costs=(0.1, 10.0), jobs=2)
+    np.testing.assert_array_equal(one.cv_ap, two.cv_ap)
+    np.testing.assert_array_equal(one.test_ap, two.test_ap)
+    assert one.chosen_cost == two.chosen_cost
+
+
 def test_random_labels_give_chance_map():
     """Features independent of the labels: the AP of a class is about its positive rate."""
     rng = np.random.default_rng(1)
