@@ -33,6 +33,11 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "main",
         "plots of a checkpoint's mapped marginals, 2-D scatters, neighbour distances",
     ),
+    "voc07-svm": (
+        "e2mc_plugin.evaluation.voc07_cli",
+        "main",
+        "VOC07 mAP of per-class linear SVMs on a checkpoint's frozen pooled features",
+    ),
     "list": ("e2mc_plugin.cli", "list_registered", "the registered aux losses and loaders"),
 }
 

@@ -1,0 +1,236 @@
+"""What solo-learn's ``main_linear.py`` lacks for the paper's fine-tuning and transfer protocols.
+
+The host's ``LinearModel`` trains backbone and classifier at ONE lr, decays a step schedule by a
+hard-coded 0.1, and always classifies the globally pooled feature. The paper needs (Appendix
+A.2.2, A.2.3; reference ``eval_semisup.py`` / ``eval_linear.py``):
+
+- semi-supervised fine-tuning with separate backbone and classifier lrs, cosine or step decay by
+  0.2 at epochs 12 and 16;
+- the iNat18 transfer probe: res5 -> AvgPool(6, stride 1) -> BatchNorm -> linear
+  (:mod:`e2mc_plugin.evaluation.probe_head`).
+
+A recipe asks for them with an ``e2mc_linear:`` block and the hydra callback
+:class:`PluginLinearModel`, which swaps the ``LinearModel`` name that ``main_linear.py``'s
+``main`` uses for :func:`plugin_linear_model_class` (a subclass) during that job and restores it
+afterwards. Host files are never edited; recipes without the callback run the host's class::
+
+    hydra:
+      callbacks:
+        e2mc_linear:
+          _target_: e2mc_plugin.solo.linear_model.PluginLinearModel
+    e2mc_linear:
+      backbone_lr: 0.03          # base lr of the backbone group (finetune: True), scaled by solo's
+                                 # batch rule like optimizer.lr; null = optimizer.lr (host)
+      lr_decay_gamma: 0.2        # factor of scheduler.name "step" (host: 0.1)
+      head: {name: res5_pool_bn, kernel: 6, stride: 1, batchnorm: true}   # or null (host head)
+
+Scheduler ``warmup_cosine`` with ``warmup_epochs: 0`` becomes torch's ``CosineAnnealingLR``
+(the reference's): the host's ``LinearWarmupCosineAnnealingLR`` sets EVERY group to one
+``warmup_start_lr`` at epoch 0 and would erase the two lrs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Mapping, Optional
+
+from torch import nn
+
+from e2mc_plugin.evaluation.probe_head import (
+    PooledBNLinear,
+    pooled_positions,
+    resnet_res5_size,
+    transfer_pool,
+)
+from e2mc_plugin.solo.config import ConfigError, to_plain
+
+__all__ = ["LinearSpec", "HeadSpec", "parse_linear_block", "plugin_linear_model_class"]
+
+BLOCK = "e2mc_linear"
+_KEYS = ("backbone_lr", "lr_decay_gamma", "head")
+_HEADS = ("res5_pool_bn",)
+_HEAD_KEYS = ("name", "kernel", "stride", "batchnorm")
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    kernel: int = 6
+    stride: int = 1
+    batchnorm: bool = True
+
+
+@dataclass(frozen=True)
+class LinearSpec:
+    backbone_lr: Optional[float] = None  # base (per-256) lr; None = the classifier's
+    lr_decay_gamma: float = 0.1
+    head: Optional[HeadSpec] = None
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{BLOCK}.{key}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def parse_linear_block(block: Any) -> LinearSpec:
+    """The ``e2mc_linear:`` block (a mapping or None) -> :class:`LinearSpec`; ConfigError names
+    the key and the valid choices."""
+    block = to_plain(block)
+    if block is None:
+        return LinearSpec()
+    if not isinstance(block, Mapping):
+        raise ConfigError(f"{BLOCK}: expected a mapping, got {type(block).__name__}")
+    unknown = sorted(set(block) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"{BLOCK}: unknown key(s) {unknown}; valid keys: {', '.join(_KEYS)}")
+    backbone_lr = block.get("backbone_lr")
+    head = block.get("head")
+    return LinearSpec(
+        backbone_lr=None if backbone_lr is None else _number(backbone_lr, "backbone_lr"),
+        lr_decay_gamma=_number(block.get("lr_decay_gamma", 0.1), "lr_decay_gamma"),
+        head=None if head is None else _parse_head(head),
+    )
+
+
+def _parse_head(head: Any) -> HeadSpec:
+    if not isinstance(head, Mapping) or head.get("name") not in _HEADS:
+        name = head.get("name") if isinstance(head, Mapping) else head
+        raise ConfigError(f"{BLOCK}.head.name: unknown head {name!r}; valid: {', '.join(_HEADS)}")
+    unknown = sorted(set(head) - set(_HEAD_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{BLOCK}.head: unknown key(s) {unknown}; valid keys: {', '.join(_HEAD_KEYS)}"
+        )
+    kernel, stride = head.get("kernel", 6), head.get("stride", 1)
+    for key, value in (("kernel", kernel), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{BLOCK}.head.{key}: expected a positive integer, got {value!r}")
+    return HeadSpec(kernel=kernel, stride=stride, batchnorm=bool(head.get("batchnorm", True)))
+
+
+def _lr_scale(cfg: Any) -> float:
+    """solo's parse_cfg rule: batch_size x len(devices) x num_nodes / 256."""
+    nodes = cfg.get("num_nodes", 1) or 1
+    return cfg.optimizer.batch_size * len(cfg.devices) * nodes / 256
+
+
+@lru_cache(maxsize=None)
+def plugin_linear_model_class(host_cls: type) -> type:
+    """Subclass of the host's ``LinearModel`` that reads ``cfg.e2mc_linear``."""
+
+    class E2MCLinearModel(host_cls):
+        def __init__(self, backbone: nn.Module, cfg: Any, loss_func=None, mixup_func=None):
+            spec = parse_linear_block(cfg.get(BLOCK))
+            if spec.head is not None:
+                if not hasattr(backbone, "avgpool") or not hasattr(backbone, "inplanes"):
+                    raise ConfigError(
+                        f"{BLOCK}.head: res5_pool_bn needs a ResNet backbone (avgpool, inplanes); "
+                        f"got {type(backbone).__name__}"
+                    )
+                backbone.avgpool = transfer_pool(spec.head.kernel, spec.head.stride)
+            super().__init__(backbone, cfg=cfg, loss_func=loss_func, mixup_func=mixup_func)
+            self.e2mc_linear = spec
+            if spec.head is not None:
+                side = resnet_res5_size(int(cfg.data.augmentations.crop_size))
+                positions = pooled_positions(side, spec.head.kernel, spec.head.stride)
+                self.classifier = PooledBNLinear(
+                    backbone.inplanes, positions, cfg.data.num_classes, spec.head.batchnorm
+                )
+            if spec.backbone_lr is not None and not self.finetune:
+                raise ConfigError(f"{BLOCK}.backbone_lr needs finetune: True (frozen backbone)")
+            self.backbone_lr = (
+                self.lr if spec.backbone_lr is None else spec.backbone_lr * _lr_scale(cfg)
+            )
+            if self.layer_decay > 0:
+                raise ConfigError(f"{BLOCK}: optimizer.layer_decay is not supported here")
+            if self.scheduler == "warmup_cosine" and self.warmup_epochs > 0:
+                raise ConfigError(
+                    f"{BLOCK}: scheduler.warmup_epochs must be 0 (the host's warmup sets every "
+                    "param group to one lr); the reference protocols have no warmup"
+                )
+            if self.scheduler == "step" and not self.lr_decay_steps:
+                raise ConfigError(
+                    f"{BLOCK}: scheduler.name 'step' needs scheduler.lr_decay_steps (epochs)"
+                )
+            if self.scheduler not in ("none", "warmup_cosine", "step"):
+                raise ConfigError(
+                    f"{BLOCK}: scheduler.name {self.scheduler!r} is not supported here; valid: "
+                    "none, warmup_cosine (warmup_epochs 0), step"
+                )
+
+        def configure_optimizers(self):
+            from torch.optim.lr_scheduler import CosineAnnealingLR, MultiStepLR
+
+            groups = [{"name": "classifier", "params": list(self.classifier.parameters())}]
+            if self.finetune:
+                groups.insert(
+                    0,
+                    {
+                        "name": "backbone",
+                        "params": list(self.backbone.parameters()),
+                        "lr": self.backbone_lr,
+                    },
+                )
+            if self.exclude_bias_n_norm_wd:
+                from solo.utils.misc import remove_bias_and_norm_from_weight_decay
+
+                groups = remove_bias_and_norm_from_weight_decay(groups)
+            optimizer = self._OPTIMIZERS[self.optimizer](
+                groups, lr=self.lr, weight_decay=self.weight_decay, **self.extra_optimizer_args
+            )
+            if self.scheduler == "none":
+                return optimizer
+            if self.scheduler == "step":
+                scheduler = MultiStepLR(
+                    optimizer, list(self.lr_decay_steps), gamma=self.e2mc_linear.lr_decay_gamma
+                )
+            else:  # warmup_cosine without warmup: each group decays from its own lr
+                steps = (
+                    self.trainer.estimated_stepping_batches
+                    if self.scheduler_interval == "step"
+                    else self.max_epochs
+                )
+                scheduler = CosineAnnealingLR(optimizer, T_max=steps, eta_min=self.min_lr)
+            return [optimizer], [{"scheduler": scheduler, "interval": self.scheduler_interval}]
+
+    E2MCLinearModel.__name__ = E2MCLinearModel.__qualname__ = f"{host_cls.__name__}E2MC"
+    return E2MCLinearModel
+
+
+try:  # the callback base class is hydra's; the plugin imports without hydra too
+    from hydra.experimental.callback import Callback as _HydraCallback
+except ImportError:  # pragma: no cover - hydra ships with every host that has main_linear.py
+    _HydraCallback = object
+
+
+class PluginLinearModel(_HydraCallback):
+    """Hydra callback: ``main_linear.py`` builds :func:`plugin_linear_model_class` during the job.
+
+    ``task_function`` is the launcher's ``main``; its globals hold the ``LinearModel`` name the
+    script imported from ``solo.methods.linear``. Fails loudly when it is not there.
+    """
+
+    def __init__(self) -> None:
+        self._saved: Optional[tuple] = None
+
+    def on_job_start(self, config: Any, *, task_function: Any = None, **kwargs: Any) -> None:
+        parse_linear_block(config.get(BLOCK))  # bad blocks fail before any work
+        scope = getattr(task_function, "__globals__", {})
+        host_cls = scope.get("LinearModel")
+        if not isinstance(host_cls, type):
+            raise ConfigError(
+                f"{BLOCK}: the hydra callback {type(self).__name__} runs with solo-learn's "
+                "main_linear.py (which defines LinearModel); this task has none"
+            )
+        base = getattr(host_cls, "_e2mc_host_cls", host_cls)
+        variant = plugin_linear_model_class(base)
+        variant._e2mc_host_cls = base
+        self._saved = (scope, host_cls)
+        scope["LinearModel"] = variant
+
+    def on_job_end(self, config: Any, job_return: Any = None, **kwargs: Any) -> None:
+        if self._saved is not None:
+            scope, host_cls = self._saved
+            scope["LinearModel"] = host_cls
+            self._saved = None
