@@ -68,15 +68,23 @@ def sharded(loss: str, shard: sh.Shard) -> Criterion:
     """Rank ``shard.rank``'s share of the same criterion."""
 
     def e2mc(views: List[Tensor]) -> Tensor:
-        xs = [torch.sigmoid(z) for z in views]
+        n, d = views[0].shape
+        cols = shard.columns(d)
+        # n < d: every share needs only this rank's columns, so Psi maps only those.
+        xs = [torch.sigmoid(z[:, cols]) for z in views]
         ent = torch.stack(
-            [sh.entropy_share(x, shard, m=None, eps=1e-7, nonnegative=True) for x in xs]
+            [sh.entropy_share(x, d, m=None, eps=1e-7, nonnegative=True) for x in xs]
         ).mean()
-        cov = torch.stack([sh.covariance_share(x, shard) for x in xs]).sum()
+        cov = torch.stack([sh.covariance_share_gram(x, d, shard) for x in xs]).sum()
         return sh.combine_shares({"loss": -ent + cov}, shard)["loss"]
 
     def vcreg(views: List[Tensor]) -> Tensor:
-        total = sum(sh.variance_share(z, shard) + sh.covariance_share(z, shard) for z in views)
+        d = views[0].shape[1]
+        cols = shard.columns(d)
+        total = sum(
+            sh.variance_share(z[:, cols], d) + sh.covariance_share_gram(z[:, cols], d, shard)
+            for z in views
+        )
         return sh.combine_shares({"loss": total}, shard)["loss"]
 
     def auh(views: List[Tensor]) -> Tensor:

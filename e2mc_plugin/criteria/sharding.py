@@ -93,52 +93,69 @@ class Shard:
 
 
 def entropy_share(
-    x: Tensor, shard: Shard, *, m: Optional[int], eps: float, nonnegative: bool = False
+    x_block: Tensor, d: int, *, m: Optional[int], eps: float, nonnegative: bool = False
 ) -> Tensor:
-    """Share of ``marginal_entropy(x).mean()``: ``sum_{j in block} H_j / d``; (n, d) -> ()."""
-    check_view(x)
-    d = x.shape[1]
-    cols = shard.columns(d)
-    if cols.stop == cols.start:  # more ranks than dimensions
-        return x.sum() * 0.0
-    return marginal_entropy(x[:, cols], m=m, eps=eps, nonnegative=nonnegative).sum() / d
+    """Share of ``marginal_entropy(x).mean()`` from this rank's columns ``x_block`` (n, |B|) of
+    the (n, d) view: ``sum_{j in block} H_j / d``. Entropy is per dimension: nothing else needed.
+    """
+    check_view(x_block)
+    if x_block.shape[1] == 0:  # more ranks than dimensions
+        return x_block.sum() * 0.0
+    return marginal_entropy(x_block, m=m, eps=eps, nonnegative=nonnegative).sum() / d
 
 
-def variance_share(x: Tensor, shard: Shard, *, target: float = 1.0) -> Tensor:
-    """Share of ``variance_hinge(x, target)``: ``sum_{j in block} relu(target - std_j) / d``."""
-    check_view(x)
-    check_min_rows(x.shape[0], 2, "the variance hinge")
-    d = x.shape[1]
-    xb = x[:, shard.columns(d)]
-    std = torch.sqrt(xb.var(dim=0) + STD_EPS)
+def variance_share(x_block: Tensor, d: int, *, target: float = 1.0) -> Tensor:
+    """Share of ``variance_hinge(x, target)`` from this rank's columns ``x_block`` (n, |B|):
+    ``sum_{j in block} relu(target - std_j) / d``."""
+    check_view(x_block)
+    check_min_rows(x_block.shape[0], 2, "the variance hinge")
+    std = torch.sqrt(x_block.var(dim=0) + STD_EPS)
     return F.relu(target - std).sum() / d
 
 
-def covariance_share(x: Tensor, shard: Shard, *, centered: bool = False) -> Tensor:
-    """Share of ``covariance_penalty(x)`` (off-diagonal ``sum C_jk^2 / d``, C = Xc^T Xc / (n-1)).
+def covariance_share_gram(x_block: Tensor, d: int, shard: Shard) -> Tensor:
+    """Share of ``covariance_penalty(x)`` from this rank's columns only (best when n < d).
 
-    n < d: ``(<G_r, G> - sum_{j in block} |Xc_j|^4) / ((n - 1)^2 d)`` with one n x n all-reduce
-    of ``G_r = Xc_B Xc_B^T``; its gradient ``4 (G Xc_B - Xc_B diag |Xc_j|^2)`` is the total's
-    gradient on the block's columns (the factor 2 on ``<G_r, G>`` accounts for G's dependence
-    on this block through the other ranks' shares). n >= d: the row block of C, scalars only.
+    ``(<G_r, G> - sum_{j in block} |Xc_j|^4) / ((n - 1)^2 d)`` with ``G_r = Xc_B Xc_B^T`` and one
+    n x n all-reduce ``G = sum_r G_r`` (= Xc Xc^T); its gradient ``4 (G Xc_B - Xc_B diag |Xc_j|^2)``
+    is the total's gradient on the block's columns (the factor 2 on ``<G_r, G>`` accounts for G's
+    dependence on this block through the other ranks' shares). Centering is per column, so the
+    block centers itself.
     """
+    check_view(x_block)
+    n = x_block.shape[0]
+    check_min_rows(n, 2, "the covariance penalty")
+    xb = x_block - x_block.mean(dim=0, keepdim=True).detach()
+    diag = xb.square().sum(dim=0).square().sum()
+    g_r = xb @ xb.t()
+    g = shard.reduce_sum(g_r)
+    value = (g_r.detach() * g).sum() - diag.detach()
+    surrogate = 2.0 * (g_r * g).sum() - diag
+    return (value + (surrogate - surrogate.detach())) / ((n - 1) ** 2 * d)
+
+
+def covariance_share_rows(x: Tensor, shard: Shard) -> Tensor:
+    """Share of ``covariance_penalty(x)`` as this rank's block of rows of C (best when n >= d):
+    ``(|Xc_B^T Xc|_F^2 - sum_{j in block} |Xc_j|^4) / ((n - 1)^2 d)``; needs the whole view x
+    (n, d) but no communication."""
     check_view(x)
     n, d = x.shape
     check_min_rows(n, 2, "the covariance penalty")
-    xc = x if centered else x - x.mean(dim=0, keepdim=True).detach()
-    cols = shard.columns(d)
-    xb = xc[:, cols]
+    xc = x - x.mean(dim=0, keepdim=True).detach()
+    xb = xc[:, shard.columns(d)]
+    c_rows = xb.t() @ xc  # (|B|, d): rows `block` of Xc^T Xc
     diag = xb.square().sum(dim=0).square().sum()
+    return (c_rows.square().sum() - diag) / ((n - 1) ** 2 * d)
+
+
+def covariance_share(x: Tensor, shard: Shard) -> Tensor:
+    """Share of ``covariance_penalty(x)`` for the whole view x (n, d): the Gram form on this
+    rank's columns when n < d, the row block of C otherwise (as the unsharded path chooses)."""
+    check_view(x)
+    n, d = x.shape
     if n < d:
-        g_r = xb @ xb.t()
-        g = shard.reduce_sum(g_r)
-        value = (g_r.detach() * g).sum() - diag.detach()
-        surrogate = 2.0 * (g_r * g).sum() - diag
-        total = value + (surrogate - surrogate.detach())
-    else:
-        c_rows = xb.t() @ xc  # (|B|, d): rows `cols` of Xc^T Xc
-        total = c_rows.square().sum() - diag
-    return total / ((n - 1) ** 2 * d)
+        return covariance_share_gram(x[:, shard.columns(d)], d, shard)
+    return covariance_share_rows(x, shard)
 
 
 def uniformity_share(z: Tensor, shard: Shard, *, t: float = 2.0, normalize: bool = True) -> Tensor:

@@ -43,12 +43,19 @@ def summed(t):
 CASES = {
     # name: (share(x, shard), unsharded(x), n, d)
     "entropy": (
-        lambda x, s: sh.entropy_share(torch.sigmoid(x), s, m=None, eps=1e-7),
+        lambda x, s: sh.entropy_share(
+            torch.sigmoid(x[:, s.columns(x.shape[1])]), x.shape[1], m=None, eps=1e-7
+        ),
         lambda x: marginal_entropy(torch.sigmoid(x), eps=1e-7).mean(),
         20,
         16,
     ),
-    "variance": (lambda x, s: sh.variance_share(x, s), lambda x: variance_hinge(x), 12, 16),
+    "variance": (
+        lambda x, s: sh.variance_share(x[:, s.columns(x.shape[1])], x.shape[1]),
+        lambda x: variance_hinge(x),
+        12,
+        16,
+    ),
     "covariance gram (n < d)": (
         lambda x, s: sh.covariance_share(x, s),
         lambda x: covariance_penalty(x),
@@ -99,16 +106,17 @@ def worker(rank: int, world: int, extra: list) -> None:
     beta, gamma = 2.0, 3.0
 
     def e2mc_shares(views):
+        d = views[0].shape[1]
+        cols = shard.columns(d)
         ent = torch.stack(
-            [sh.entropy_share(torch.sigmoid(z), shard, m=None, eps=1e-7) for z in views]
+            [sh.entropy_share(torch.sigmoid(z[:, cols]), d, m=None, eps=1e-7) for z in views]
         )
-        cov = torch.stack([sh.covariance_share(torch.sigmoid(z), shard) for z in views])
+        cov = torch.stack(
+            [sh.covariance_share_gram(torch.sigmoid(z[:, cols]), d, shard) for z in views]
+        )
         entropy, covariance = ent.sum() / len(views), cov.sum()
-        return {
-            "loss": -beta * entropy + gamma * covariance,
-            "entropy": entropy,
-            "covariance": covariance,
-        }
+        loss = -beta * entropy + gamma * covariance
+        return {"loss": loss, "entropy": entropy, "covariance": covariance}
 
     def e2mc_full(views):
         ent = torch.stack([marginal_entropy(torch.sigmoid(z), eps=1e-7).mean() for z in views])

@@ -40,10 +40,10 @@ def test_one_shard_is_the_unsharded_criterion():
         base = torch.randn(n, d, generator=gen, dtype=torch.float64)
         pairs = [
             (
-                lambda x: sh.entropy_share(x, shard, m=None, eps=1e-7),
+                lambda x: sh.entropy_share(x, x.shape[1], m=None, eps=1e-7),
                 lambda x: marginal_entropy(x, eps=1e-7).mean(),
             ),
-            (lambda x: sh.variance_share(x, shard), variance_hinge),
+            (lambda x: sh.variance_share(x, x.shape[1]), variance_hinge),
             (lambda x: sh.covariance_share(x, shard), covariance_penalty),
             (lambda x: sh.uniformity_share(x, shard), uniformity),
         ]
