@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from e2mc_plugin.criteria.checks import check_min_rows, check_view
 from e2mc_plugin.criteria.entropy import marginal_entropy
@@ -113,25 +114,40 @@ def variance_share(x_block: Tensor, d: int, *, target: float = 1.0) -> Tensor:
     return F.relu(target - std).sum() / d
 
 
+class _GramShare(torch.autograd.Function):
+    """``<G_r, G> - sum_{j in block} |Xc_j|^4`` with ``G = reduce_sum(G_r)``; the backward is the
+    total's gradient on this block's columns, ``4 (G Xc_B - Xc_B diag |Xc_j|^2)``: one n x n by
+    n x |B| product (autograd of ``Xc_B Xc_B^T`` would take two, and miss the factor 2 that G's
+    dependence on this block through the other ranks' shares adds)."""
+
+    @staticmethod
+    def forward(ctx: Any, xb: Tensor, reduce_sum: Callable[[Tensor], Tensor]) -> Tensor:  # type: ignore[override]
+        g_r = xb @ xb.t()
+        g = reduce_sum(g_r)
+        col_sq = xb.square().sum(dim=0)
+        ctx.save_for_backward(xb, g, col_sq)
+        return (g_r * g).sum() - col_sq.square().sum()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:  # type: ignore[override]
+        xb, g, col_sq = ctx.saved_tensors
+        out = torch.addcmul(g @ xb, xb, col_sq, value=-1.0)
+        return out.mul_(4.0 * grad), None
+
+
 def covariance_share_gram(x_block: Tensor, d: int, shard: Shard) -> Tensor:
     """Share of ``covariance_penalty(x)`` from this rank's columns only (best when n < d).
 
     ``(<G_r, G> - sum_{j in block} |Xc_j|^4) / ((n - 1)^2 d)`` with ``G_r = Xc_B Xc_B^T`` and one
-    n x n all-reduce ``G = sum_r G_r`` (= Xc Xc^T); its gradient ``4 (G Xc_B - Xc_B diag |Xc_j|^2)``
-    is the total's gradient on the block's columns (the factor 2 on ``<G_r, G>`` accounts for G's
-    dependence on this block through the other ranks' shares). Centering is per column, so the
-    block centers itself.
+    n x n all-reduce ``G = sum_r G_r`` (= Xc Xc^T). Centering is per column, so the block centers
+    itself (the mean needs no gradient: the penalty is translation invariant).
     """
     check_view(x_block)
     n = x_block.shape[0]
     check_min_rows(n, 2, "the covariance penalty")
     xb = x_block - x_block.mean(dim=0, keepdim=True).detach()
-    diag = xb.square().sum(dim=0).square().sum()
-    g_r = xb @ xb.t()
-    g = shard.reduce_sum(g_r)
-    value = (g_r.detach() * g).sum() - diag.detach()
-    surrogate = 2.0 * (g_r * g).sum() - diag
-    return (value + (surrogate - surrogate.detach())) / ((n - 1) ** 2 * d)
+    return _GramShare.apply(xb, shard.reduce_sum) / ((n - 1) ** 2 * d)
 
 
 def covariance_share_rows(x: Tensor, shard: Shard) -> Tensor:
