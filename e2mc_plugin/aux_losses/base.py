@@ -12,6 +12,7 @@ from e2mc_plugin.aux_losses.finite import OVERFLOW_HINT, FiniteMonitor
 from e2mc_plugin.criteria.checks import NonFiniteError, check_finite, check_views
 from e2mc_plugin.criteria.gather import gather_views_with_grad
 from e2mc_plugin.criteria.precision import autocast_disabled, to_float32
+from e2mc_plugin.criteria.sharding import Shard, combine_shares
 
 VIEW_CHOICES = ("large", "all")
 
@@ -41,6 +42,16 @@ class AuxLoss(nn.Module):
             (e.g. so that an fp16 GradScaler skips the step). Under DDP with ``gather=False``
             each rank checks only its own views, so only the ranks holding NaN/Inf raise; with
             ``gather=True`` every rank sees the same tensors and raises together.
+        shard: split the global-batch criterion across the ranks
+            (:mod:`e2mc_plugin.criteria.sharding`): with ``gather=True`` on W > 1 processes each
+            rank computes only its share (per-dimension terms on about d / W columns, the
+            covariance as a block of rows of C, uniformity on a block of pairs) and a few scalars
+            (plus one n x n all-reduce per view for the covariance when n < d) are summed. Values
+            and every rank's parameter gradients equal the unsharded computation (to float
+            rounding). ``"auto"`` (default): on where it applies (``gather=True``, W > 1, a loss
+            that splits exactly); ``True`` / ``"on"``: required (an error for a loss that cannot
+            split, e.g. MMCR, or without ``gather``); ``False`` / ``"off"``: every rank computes
+            the whole criterion. With one process nothing changes.
 
     ``forward(views)`` returns ``{"loss": signed weighted term to ADD to the SSL loss, <terms>}``
     where the terms are unweighted tensors (never Python numbers), float32 (float64 for float64
@@ -51,9 +62,15 @@ class AuxLoss(nn.Module):
     default_views: str = "large"
     term_names: tuple = ()  # keys that forward() may return besides "loss" (for logging)
     kwargs_hint: str = ""  # shown when a required keyword is missing
+    splits_exactly: bool = False  # True: compute_share() gives additive shares of compute()
 
     def __init__(
-        self, *, views: Optional[str] = None, gather: bool = False, check_finite: Any = "deferred"
+        self,
+        *,
+        views: Optional[str] = None,
+        gather: bool = False,
+        check_finite: Any = "deferred",
+        shard: Any = "auto",
     ) -> None:
         super().__init__()
         label = self.label
@@ -61,6 +78,17 @@ class AuxLoss(nn.Module):
         self.views = params.choice(label, "views", views, VIEW_CHOICES)
         self.gather = params.flag(label, "gather", gather)
         self.check_finite = params.finite_mode(label, check_finite)
+        self.shard = params.shard_mode(label, shard)
+        if self.shard == "on" and not self.splits_exactly:
+            raise params.InvalidParameterError(
+                f"{label}: shard=True, but this loss cannot be split exactly across ranks; "
+                "use shard: auto or false"
+            )
+        if self.shard == "on" and not self.gather:
+            raise params.InvalidParameterError(
+                f"{label}: shard=True needs gather=True (without the gather each rank's "
+                "statistics are its own and there is nothing to share)"
+            )
         self.input_dtype: Optional[torch.dtype] = None
         self._monitor = FiniteMonitor(label)
 
@@ -89,11 +117,25 @@ class AuxLoss(nn.Module):
     def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def compute_share(self, views: List[Tensor], shard: Shard) -> Dict[str, Tensor]:
+        """This rank's additive shares of :meth:`compute`'s outputs (losses that split exactly)."""
+        raise NotImplementedError  # pragma: no cover - only called when splits_exactly
+
+    def active_shard(self) -> Optional[Shard]:
+        """The shard this process computes now, or None for the whole criterion."""
+        if self.shard == "off" or not self.gather or not self.splits_exactly:
+            return None
+        return Shard.current()
+
     def forward(self, views: Sequence[Tensor]) -> Dict[str, Tensor]:
         prepared = self.prepare(views)
         self.input_dtype = views[0].dtype
+        shard = self.active_shard()
         with autocast_disabled(prepared[0].device.type):
-            out = self.compute(prepared)
+            if shard is None:
+                out = self.compute(prepared)
+            else:
+                out = combine_shares(self.compute_share(prepared, shard), shard)
         if self.check_finite == "deferred":
             self._monitor.record(prepared, out["loss"])
         elif self.check_finite == "eager" and not bool(torch.isfinite(out["loss"].detach())):
@@ -111,7 +153,10 @@ class AuxLoss(nn.Module):
         self._monitor.raise_if_nonfinite()
 
     def extra_repr(self) -> str:
-        return f"views={self.views!r}, gather={self.gather}, check_finite={self.check_finite!r}"
+        return (
+            f"views={self.views!r}, gather={self.gather}, check_finite={self.check_finite!r}, "
+            f"shard={self.shard!r}"
+        )
 
 
 def zero_loss(like: Optional[Tensor] = None) -> Tensor:

@@ -16,6 +16,12 @@ from e2mc_plugin.aux_losses.paper import describe_e2mc_coefficients
 from e2mc_plugin.criteria.covariance import covariance_penalty
 from e2mc_plugin.criteria.entropy import DEFAULT_EPS, marginal_entropy, spacing_floor
 from e2mc_plugin.criteria.mapping import MAPPINGS, get_mapping
+from e2mc_plugin.criteria.sharding import (
+    Shard,
+    covariance_share_gram,
+    covariance_share_rows,
+    entropy_share,
+)
 
 REDUCTIONS = ("reference", "paper")
 
@@ -63,6 +69,7 @@ class E2MCLoss(AuxLoss):
     default_views = "large"
     term_names = ("entropy", "covariance")
     kwargs_hint = PAPER_COEFFICIENTS
+    splits_exactly = True
 
     def __init__(
         self,
@@ -77,8 +84,9 @@ class E2MCLoss(AuxLoss):
         views: Optional[str] = None,
         gather: bool = False,
         check_finite: Any = "deferred",
+        shard: Any = "auto",
     ) -> None:
-        super().__init__(views=views, gather=gather, check_finite=check_finite)
+        super().__init__(views=views, gather=gather, check_finite=check_finite, shard=shard)
         self.beta = params.real("e2mc", "beta", beta)
         self.gamma = params.real("e2mc", "gamma", gamma)
         self.mapping = params.choice("e2mc", "mapping", mapping, sorted(MAPPINGS))
@@ -105,9 +113,40 @@ class E2MCLoss(AuxLoss):
                 # The covariance is translation invariant: the mean needs no gradient (exact).
                 x = x - x.mean(dim=0, keepdim=True).detach()
             covs.append(covariance_penalty(x, centered=self.center))
+        return self._combine(ents, covs)
+
+    def compute_share(self, views: List[Tensor], shard: Shard) -> Dict[str, Tensor]:
+        n, d = views[0].shape
+        cols = shard.columns(d)
+        floor = spacing_floor(self.input_dtype) if self.input_dtype is not None else 0.0
+        ents, covs = [], []
+        for z in views:
+            # Psi is elementwise: when n < d every share needs only this rank's columns.
+            x = self._psi(z[:, cols] if n < d else z)
+            x_block = x if n < d else x[:, cols]
+            ents.append(
+                entropy_share(
+                    x_block,
+                    d,
+                    m=self.m,
+                    eps=self.eps,
+                    nonnegative=self._nonnegative,
+                    grad_floor=floor,
+                )
+            )
+            covs.append(
+                covariance_share_gram(x_block, d, shard)
+                if n < d
+                else covariance_share_rows(x, shard)
+            )
+        return self._combine(ents, covs)
+
+    def _combine(self, ents: List[Tensor], covs: List[Tensor]) -> Dict[str, Tensor]:
+        """Per-view entropies and covariances -> the reduced terms and the loss (linear, so the
+        same code reduces whole terms and per-rank shares)."""
         entropy = torch.stack(ents).sum()
         if self.reduction == "reference":
-            entropy = entropy / len(views)
+            entropy = entropy / len(ents)
         covariance = torch.stack(covs).sum()
         loss = -self.beta * entropy + self.gamma * covariance
         return {"loss": loss, "entropy": entropy, "covariance": covariance}

@@ -40,8 +40,9 @@ class MMCRLoss(AuxLoss):
         views: Optional[str] = None,
         gather: bool = False,
         check_finite: Any = "deferred",
+        shard: Any = "auto",
     ) -> None:
-        super().__init__(views=views, gather=gather, check_finite=check_finite)
+        super().__init__(views=views, gather=gather, check_finite=check_finite, shard=shard)
         self.weight = params.real("mmcr", "weight", weight)
 
     def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:

@@ -86,3 +86,21 @@ def finite_mode(loss: str, value: Any) -> str:
     raise InvalidParameterError(
         f"{loss}: check_finite must be 'deferred', True (or 'eager') or False, got {value!r}"
     )
+
+
+#: ``shard`` values: on where it applies (default), always (an error where it cannot), never.
+SHARD_MODES = ("auto", "on", "off")
+
+
+def shard_mode(loss: str, value: Any) -> str:
+    """``shard``: ``"auto"`` | ``True`` / ``"on"`` | ``False`` / ``"off"`` -> SHARD_MODES."""
+    value = _plain_bool(value)
+    if value is True or value == "on":
+        return "on"
+    if value is False or value == "off":
+        return "off"
+    if value == "auto":
+        return "auto"
+    raise InvalidParameterError(
+        f"{loss}: shard must be 'auto', True (or 'on') or False (or 'off'), got {value!r}"
+    )

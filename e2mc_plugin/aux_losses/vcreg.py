@@ -16,6 +16,7 @@ from torch import Tensor
 from e2mc_plugin.aux_losses import params, register_aux_loss
 from e2mc_plugin.aux_losses.base import AuxLoss
 from e2mc_plugin.criteria.covariance import covariance_penalty
+from e2mc_plugin.criteria.sharding import Shard, covariance_share, variance_share
 from e2mc_plugin.criteria.variance import variance_hinge
 
 SPACES = ("hypersphere", "projector")
@@ -43,6 +44,7 @@ class VCRegLoss(AuxLoss):
     name = "vcreg"
     default_views = "large"
     term_names = ("variance", "covariance")
+    splits_exactly = True
 
     def __init__(
         self,
@@ -53,21 +55,39 @@ class VCRegLoss(AuxLoss):
         views: Optional[str] = None,
         gather: bool = False,
         check_finite: Any = "deferred",
+        shard: Any = "auto",
     ) -> None:
-        super().__init__(views=views, gather=gather, check_finite=check_finite)
+        super().__init__(views=views, gather=gather, check_finite=check_finite, shard=shard)
         self.mu = params.real("vcreg", "mu", mu)
         self.nu = params.real("vcreg", "nu", nu)
         self.space = params.choice("vcreg", "space", space, SPACES)
 
+    def _space(self, z: Tensor) -> "tuple[Tensor, float]":
+        """The embedding in the loss's space and the std target there."""
+        if self.space == "hypersphere":
+            return F.normalize(z, dim=1), 1.0 / math.sqrt(z.shape[1])
+        return z, 1.0
+
     def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:
         variances, covs = [], []
         for z in views:
-            target = 1.0
-            if self.space == "hypersphere":
-                z = F.normalize(z, dim=1)
-                target = 1.0 / math.sqrt(z.shape[1])
+            z, target = self._space(z)
             variances.append(variance_hinge(z, target=target))
             covs.append(covariance_penalty(z))
+        return self._combine(variances, covs)
+
+    def compute_share(self, views: List[Tensor], shard: Shard) -> Dict[str, Tensor]:
+        d = views[0].shape[1]
+        cols = shard.columns(d)
+        variances, covs = [], []
+        for z in views:
+            z, target = self._space(z)
+            variances.append(variance_share(z[:, cols], d, target=target))
+            covs.append(covariance_share(z, shard))
+        return self._combine(variances, covs)
+
+    def _combine(self, variances: List[Tensor], covs: List[Tensor]) -> Dict[str, Tensor]:
+        """Per-view terms (or their shares) -> the reduced terms and the loss (linear)."""
         variance = torch.stack(variances).mean()
         covariance = torch.stack(covs).sum()
         loss = self.mu * variance + self.nu * covariance

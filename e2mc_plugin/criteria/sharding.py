@@ -42,6 +42,7 @@ from e2mc_plugin.criteria.variance import STD_EPS
 
 __all__ = [
     "Shard",
+    "alignment_share",
     "combine_shares",
     "covariance_share",
     "entropy_share",
@@ -94,7 +95,13 @@ class Shard:
 
 
 def entropy_share(
-    x_block: Tensor, d: int, *, m: Optional[int], eps: float, nonnegative: bool = False
+    x_block: Tensor,
+    d: int,
+    *,
+    m: Optional[int],
+    eps: float,
+    nonnegative: bool = False,
+    grad_floor: float = 0.0,
 ) -> Tensor:
     """Share of ``marginal_entropy(x).mean()`` from this rank's columns ``x_block`` (n, |B|) of
     the (n, d) view: ``sum_{j in block} H_j / d``. Entropy is per dimension: nothing else needed.
@@ -102,7 +109,8 @@ def entropy_share(
     check_view(x_block)
     if x_block.shape[1] == 0:  # more ranks than dimensions
         return x_block.sum() * 0.0
-    return marginal_entropy(x_block, m=m, eps=eps, nonnegative=nonnegative).sum() / d
+    h = marginal_entropy(x_block, m=m, eps=eps, nonnegative=nonnegative, grad_floor=grad_floor)
+    return h.sum() / d
 
 
 def variance_share(x_block: Tensor, d: int, *, target: float = 1.0) -> Tensor:
@@ -205,6 +213,18 @@ def uniformity_share(z: Tensor, shard: Shard, *, t: float = 2.0, normalize: bool
     if rows.start < min(rows.stop, n - 1):
         surrogate = torch.exp(lse_r.detach() - lse) * lse_r
     return value / shard.world + (surrogate - surrogate.detach())
+
+
+def alignment_share(a: Tensor, b: Tensor, shard: Shard, *, normalize: bool = True) -> Tensor:
+    """Share of ``alignment(a, b)`` (``mean_i |a_i - b_i|^2``): this rank's block of rows."""
+    check_view(a, 0)
+    check_view(b, 1)
+    n = a.shape[0]
+    rows = shard.rows(n)
+    a, b = a[rows], b[rows]
+    if normalize:
+        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    return (a - b).square().sum() / n
 
 
 def combine_shares(shares: Dict[str, Tensor], shard: Shard) -> Dict[str, Tensor]:
