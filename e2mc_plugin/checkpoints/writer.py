@@ -139,12 +139,12 @@ def _backup(final: Path) -> Path:
     while True:
         backup = final.with_name(f".{final.name}.{secrets.token_hex(4)}.bak")
         try:
-            os.link(final, backup)  # no moment without the old file under its name
+            os.link(final, backup, follow_symlinks=False)  # the old file keeps its name
             return backup
         except FileExistsError:
             continue
         except OSError:
-            shutil.copy2(final, backup)
+            shutil.copy2(final, backup, follow_symlinks=False)
             return backup
 
 
@@ -160,7 +160,7 @@ def _commit(pairs: List[tuple], out: Path) -> None:
     done: List[Path] = []
     try:
         for tmp, final in pairs:
-            if final.exists():
+            if os.path.lexists(final):  # a symlink too, even a dangling one
                 backups[final] = _backup(final)
             os.replace(tmp, final)
             done.append(final)
@@ -227,7 +227,7 @@ def write_host_checkpoint(
                 )
         if target.is_dir():
             raise IsADirectoryError(f"cannot write {str(target)!r}: it is a folder")
-    existing = [str(t) for t in targets if t.exists() or t.is_symlink()]
+    existing = [str(t) for t in targets if os.path.lexists(t)]
     if existing and not force:
         raise FileExistsError(
             f"refusing to overwrite {' and '.join(existing)}; pass --force (force=True) to "
