@@ -2,12 +2,19 @@
 
 Every sub-command module exposes ``main(argv: list[str]) -> int``; this file only dispatches, so
 importing it stays cheap (torch, lightning and the host are imported by the sub-command).
+
+Errors: an expected error (bad input: the plugin's own errors, ``ValueError`` / ``TypeError`` /
+``KeyError`` raised by plugin code, a missing or unwritable file) prints ``error: <its message>``
+and exits 2; any other exception prints one line and a hint, and exits 1. ``e2mc-plugin
+--traceback COMMAND ...`` lets every exception through with its full traceback.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import sysconfig
 from typing import Dict, List, Optional, Tuple
 
 _LAUNCHER = "e2mc_plugin.solo.launcher"
@@ -54,11 +61,54 @@ def list_registered(argv: List[str]) -> int:
 def _usage() -> str:
     width = max(map(len, COMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {help_}" for name, (_, _, help_) in COMMANDS.items())
-    return f"usage: e2mc-plugin COMMAND [ARGS...]\n\ncommands:\n{rows}\n"
+    return (
+        f"usage: e2mc-plugin [--traceback] COMMAND [ARGS...]\n\ncommands:\n{rows}\n\n"
+        "--traceback: show the full traceback of an error instead of its one-line message\n"
+    )
+
+
+_PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+_STDLIB_DIRS = tuple(
+    os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")
+)
+# input errors: their message names the bad value, so a traceback adds nothing for the user
+_INPUT_ERRORS = (ValueError, TypeError, KeyError)
+_FILE_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
+                NotADirectoryError)  # fmt: skip
+
+
+def _raised_by_plugin(err: BaseException) -> bool:
+    """True if the innermost frame outside the standard library is plugin code."""
+    tb, last = err.__traceback__, None
+    while tb is not None:
+        filename = os.path.abspath(tb.tb_frame.f_code.co_filename)
+        if not filename.startswith(_STDLIB_DIRS):
+            last = filename
+        tb = tb.tb_next
+    return last is not None and last.startswith(_PLUGIN_DIR + os.sep)
+
+
+def is_expected_error(err: BaseException) -> bool:
+    """An error about the user's input rather than a bug (see the module docstring)."""
+    if type(err).__module__.split(".")[0] == "e2mc_plugin" or isinstance(err, _FILE_ERRORS):
+        return True
+    return isinstance(err, _INPUT_ERRORS) and _raised_by_plugin(err)
+
+
+def error_message(err: BaseException) -> str:
+    """The error's own message (``KeyError`` and ``OSError(errno, text)`` without decoration)."""
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        return err.args[0]
+    if isinstance(err, OSError) and err.strerror and err.filename is None:
+        return err.strerror
+    return str(err) or type(err).__name__
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    show_traceback = bool(argv) and argv[0] == "--traceback"
+    if show_traceback:
+        argv = argv[1:]
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
@@ -68,7 +118,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"e2mc-plugin: unknown command {name!r}; valid: {valid}", file=sys.stderr)
         return 2
     module, func, _ = COMMANDS[name]
-    return int(getattr(importlib.import_module(module), func)(rest) or 0)
+    try:
+        return int(getattr(importlib.import_module(module), func)(rest) or 0)
+    except Exception as err:
+        if show_traceback:
+            raise
+        if is_expected_error(err):
+            print(f"error: {error_message(err)}", file=sys.stderr)
+            return 2
+        first = (str(err).strip().splitlines() or [""])[0]
+        print(
+            f"error: {type(err).__name__}: {first}\n(unexpected error; run 'e2mc-plugin "
+            f"--traceback {name} ...' for the full traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
     loaded = load_checkpoint("swav_800ep_pretrain.pth.tar")          # format detected
     report = initialize_from_checkpoint(model, loaded, strict=True)  # into a built method
     print(report)
+    initialize_from_checkpoint(model, load_checkpoint("resnet50.pth"), scope="backbone")
+    write_host_checkpoint(state_dict, args, "out/", "name")  # <name>.ckpt + args.json, atomic
 
 No solo-learn or Lightning import here: the loaders work on plain state dicts and any built
 ``nn.Module`` with solo-learn's attribute names.
@@ -25,16 +27,25 @@ from e2mc_plugin.checkpoints.registry import (
     register_checkpoint_loader,
 )
 from e2mc_plugin.checkpoints.report import LoadedCheckpoint, LoadReport
-from e2mc_plugin.checkpoints.safe_load import UnsafeCheckpointError, safe_torch_load
+from e2mc_plugin.checkpoints.safe_load import (
+    CorruptCheckpointError,
+    NotACheckpointError,
+    UnsafeCheckpointError,
+    safe_torch_load,
+)
+from e2mc_plugin.checkpoints.writer import WrittenCheckpoint, write_host_checkpoint
 
 __all__ = [
     "CHECKPOINT_LOADERS",
     "CheckpointFormatError",
     "CheckpointLoader",
     "CheckpointMismatchError",
+    "CorruptCheckpointError",
     "LoadReport",
     "LoadedCheckpoint",
+    "NotACheckpointError",
     "UnsafeCheckpointError",
+    "WrittenCheckpoint",
     "detect_format",
     "get_checkpoint_loader",
     "initialize_from_checkpoint",
@@ -43,4 +54,5 @@ __all__ = [
     "pretrained_from_cfg",
     "register_checkpoint_loader",
     "safe_torch_load",
+    "write_host_checkpoint",
 ]

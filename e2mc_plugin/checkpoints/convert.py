@@ -9,7 +9,9 @@ host's unmodified ``main_knn.py`` rebuilds the model
 ``pretrained_feature_extractor``).
 
 Both launchers load with ``strict=False``, which silently leaves unmatched layers random, so every
-conversion ends with :func:`verify_backbone_coverage` against a freshly built backbone.
+conversion is checked with :func:`verify_backbone_coverage` against a freshly built backbone
+before it is renamed into place by :func:`~e2mc_plugin.checkpoints.writer.write_host_checkpoint`
+(atomic; never over the source; existing files only with ``--force``).
 """
 
 from __future__ import annotations
@@ -19,112 +21,21 @@ import copy
 import json
 import os
 import re
-from importlib import metadata
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import torch
 
+from e2mc_plugin.checkpoints.host_args import (
+    METHOD_DEFAULTS,
+    build_args,
+    infer_backbone,
+    random_layers,
+)
 from e2mc_plugin.checkpoints.initialize import CheckpointMismatchError
 from e2mc_plugin.checkpoints.load import load_checkpoint
 from e2mc_plugin.checkpoints.registry import get_checkpoint_loader, list_checkpoint_loaders
-from e2mc_plugin.checkpoints.report import LoadedCheckpoint
 from e2mc_plugin.checkpoints.safe_load import safe_torch_load
-
-# method_kwargs that main_knn needs to rebuild each method; the widths are replaced by the
-# checkpoint's own shapes when it carries the heads (defaults: solo-learn's imagenet-100 recipes).
-METHOD_DEFAULTS: Dict[str, Dict[str, Any]] = {
-    "vicreg": {
-        "proj_hidden_dim": 2048, "proj_output_dim": 2048,
-        "sim_loss_weight": 25.0, "var_loss_weight": 25.0, "cov_loss_weight": 1.0,
-    },
-    "swav": {
-        "proj_hidden_dim": 2048, "proj_output_dim": 128, "num_prototypes": 3000,
-        "queue_size": 3840, "epoch_queue_starts": 50, "freeze_prototypes_epochs": 2,
-        "temperature": 0.1, "sk_iters": 3, "sk_epsilon": 0.05,
-    },
-    "simsiam": {"proj_hidden_dim": 2048, "proj_output_dim": 2048, "pred_hidden_dim": 512},
-    "byol": {"proj_hidden_dim": 4096, "proj_output_dim": 256, "pred_hidden_dim": 8192},
-}  # fmt: skip
-MOMENTUM_METHODS = {"byol"}
-
-# method_kwargs key -> (state key, shape index) it can be read from.
-_WIDTHS: Dict[str, Dict[str, tuple]] = {
-    "vicreg": {
-        "proj_hidden_dim": ("projector.0.weight", 0), "proj_output_dim": ("projector.6.weight", 0),
-    },
-    "swav": {
-        "proj_hidden_dim": ("projector.0.weight", 0), "proj_output_dim": ("projector.3.weight", 0),
-        "num_prototypes": ("prototypes.weight_v", 0),
-    },
-    "simsiam": {
-        "proj_hidden_dim": ("projector.0.weight", 0), "proj_output_dim": ("projector.6.weight", 0),
-        "pred_hidden_dim": ("predictor.0.weight", 0),
-    },
-    "byol": {
-        "proj_hidden_dim": ("projector.0.weight", 0), "proj_output_dim": ("projector.3.weight", 0),
-        "pred_hidden_dim": ("predictor.0.weight", 0),
-    },
-}  # fmt: skip
-
-_TIMM_VITS = {192: "vit_tiny", 384: "vit_small", 768: "vit_base", 1024: "vit_large"}
-
-
-def infer_backbone(state: Mapping[str, torch.Tensor]) -> Optional[str]:
-    """solo-learn backbone name from ``backbone.*`` shapes (ResNet-18/50, ViT), else None."""
-    if "backbone.layer4.0.conv3.weight" in state and "backbone.layer3.5.conv1.weight" in state:
-        return "resnet50" if "backbone.layer3.6.conv1.weight" not in state else None
-    if "backbone.layer4.1.conv2.weight" in state and "backbone.layer1.2.conv1.weight" not in state:
-        return "resnet18"
-    embed = state.get("backbone.patch_embed.proj.weight")
-    if embed is not None:
-        return _TIMM_VITS.get(embed.shape[0])
-    return None
-
-
-def infer_dataset(state: Mapping[str, torch.Tensor]) -> str:
-    """``cifar10`` for solo-learn's CIFAR ResNet stem (3x3 conv1), else ``imagenet``."""
-    conv1 = state.get("backbone.conv1.weight")
-    return "cifar10" if conv1 is not None and conv1.shape[-1] == 3 else "imagenet"
-
-
-def method_kwargs(method: str, state: Mapping[str, torch.Tensor]) -> Dict[str, Any]:
-    if method not in METHOD_DEFAULTS:
-        raise ValueError(
-            f"convert: no default method_kwargs for method {method!r}; supported: "
-            f"{', '.join(METHOD_DEFAULTS)}. For a solo-learn checkpoint, put its args.json "
-            "next to it."
-        )
-    kwargs = dict(METHOD_DEFAULTS[method])
-    for name, (key, dim) in _WIDTHS.get(method, {}).items():
-        if key in state:
-            kwargs[name] = int(state[key].shape[dim])
-    return kwargs
-
-
-def build_args(loaded: LoadedCheckpoint, method: str, backbone: str, name: str) -> Dict[str, Any]:
-    """A resolved 1.0.6 cfg (``args.json``) for ``method`` with the checkpoint's widths."""
-    args: Dict[str, Any] = {
-        "name": name,
-        "method": method,
-        "backbone": {"name": backbone, "kwargs": {}},
-        "method_kwargs": method_kwargs(method, loaded.state_dict),
-        "data": {
-            "dataset": infer_dataset(loaded.state_dict), "train_path": None, "val_path": None,
-            "format": "image_folder", "num_workers": 4, "num_classes": 1000,
-            "num_large_crops": 2, "num_small_crops": 0,
-        },
-        "optimizer": {
-            "name": "lars", "batch_size": 256, "lr": 0.3, "classifier_lr": 0.1,
-            "weight_decay": 1e-4, "kwargs": {"clip_lr": True, "eta": 0.02,
-                                             "exclude_bias_n_norm": True},
-        },
-        "scheduler": {"name": "warmup_cosine"},
-        "max_epochs": 100,
-        "e2mc_plugin": {"source": loaded.path, "format": loaded.format},
-    }  # fmt: skip
-    if method in MOMENTUM_METHODS:
-        args["momentum"] = {"base_tau": 0.99, "final_tau": 1.0, "classifier": False}
-    return args
+from e2mc_plugin.checkpoints.writer import check_name, write_host_checkpoint
 
 
 def reference_backbone_shapes(backbone: str, dataset: str = "imagenet") -> Dict[str, tuple]:
@@ -185,18 +96,23 @@ def verify_backbone_coverage(
     return len(names)
 
 
-def _lightning_version() -> str:
-    for dist in ("lightning", "pytorch-lightning"):
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return "2.1.2"
-
-
 def _default_name(src: str) -> str:
     base = os.path.basename(src)
     return re.sub(r"(\.pth\.tar|\.pth|\.pt|\.ckpt|\.tar)$", "", base) or "converted"
+
+
+def _protected(src: str, fmt: str) -> List[str]:
+    """The source file, and the ``args.json`` next to a solo-learn source (part of its run)."""
+    sibling = os.path.join(os.path.dirname(os.path.abspath(src)), "args.json")
+    return [src] + ([sibling] if fmt.startswith("solo") and os.path.isfile(sibling) else [])
+
+
+def _read_host_args(path: str) -> Dict[str, Any]:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"convert: {path!r} is not valid JSON ({err})") from err
 
 
 def convert(
@@ -208,29 +124,42 @@ def convert(
     backbone: Optional[str] = None,
     name: Optional[str] = None,
     trusted: bool = False,
-) -> Dict[str, str]:
-    """Write ``out_dir/<name>.ckpt`` and ``out_dir/args.json``; return their paths and the report.
+    force: bool = False,
+) -> Dict[str, Any]:
+    """Write ``out_dir/<name>.ckpt`` and ``out_dir/args.json``; return what was done.
 
     ``method`` defaults to the method whose heads the format carries (VICReg, SwAV, SimSiam), or
     to the ``method`` of a solo-learn 1.0.6 ``args.json`` next to ``src`` (then reused as is);
     backbone-only formats default to ``vicreg``; other solo-learn checkpoints need ``method``.
+    Existing files in ``out_dir`` are replaced only with ``force``; the source never.
+
+    Returns:
+        ``ckpt``, ``args`` (paths), ``report`` (text), ``format``, ``format_detected`` (bool),
+        ``method``, ``method_from`` (why that method), ``backbone``, ``random`` (module
+        prefixes that stay randomly initialized) and ``covered`` (backbone tensors verified).
     """
     src = os.fspath(src)
+    if name is not None:
+        check_name(name)
     loaded = load_checkpoint(src, format, trusted=trusted)
     sibling = os.path.join(os.path.dirname(os.path.abspath(src)), "args.json")
     host_args = None
-    if loaded.format == "solo" and os.path.isfile(sibling):
-        with open(sibling) as f:
-            host_args = json.load(f)
-    method = (
-        method or (host_args or {}).get("method") or get_checkpoint_loader(loaded.format).method
-    )
-    if method is None and loaded.format.startswith("solo"):
+    if loaded.format.startswith("solo") and os.path.isfile(sibling):
+        host_args = _read_host_args(sibling)
+    if method:
+        method_from = "--method"
+    elif (host_args or {}).get("method"):
+        method, method_from = host_args["method"], f"the source's {sibling}"
+    elif get_checkpoint_loader(loaded.format).method:
+        method = get_checkpoint_loader(loaded.format).method
+        method_from = f"the {loaded.format} format's release"
+    elif loaded.format.startswith("solo"):
         raise ValueError(
             f"convert: {src!r} is a solo-learn checkpoint without a 1.0.6 args.json next to it; "
             f"pass --method (one of {', '.join(METHOD_DEFAULTS)})"
         )
-    method = method or "vicreg"
+    else:
+        method, method_from = "vicreg", "the default for backbone-only formats"
     name = name or _default_name(src)
     if host_args is not None and host_args.get("method") == method:
         args = copy.deepcopy(host_args)
@@ -244,31 +173,54 @@ def convert(
             )
         args = build_args(loaded, method, backbone, name)
 
-    os.makedirs(out_dir, exist_ok=True)
-    ckpt_path = os.path.join(os.fspath(out_dir), f"{name}.ckpt")
-    torch.save(
-        {
-            "state_dict": loaded.state_dict,
-            "pytorch-lightning_version": _lightning_version(),
-            "epoch": 0,
-            "global_step": 0,
-            "e2mc_plugin": {"source": src, "format": loaded.format, "report": str(loaded.report)},
-        },
-        ckpt_path,
+    report = str(loaded.report)
+    shapes = reference_backbone_shapes(backbone, args.get("data", {}).get("dataset", "imagenet"))
+    written = write_host_checkpoint(
+        loaded.state_dict,
+        args,
+        out_dir,
+        name,
+        force=force,
+        protected=_protected(src, loaded.format),
+        extra={"e2mc_plugin": {"source": src, "format": loaded.format, "report": report}},
+        verify=lambda path: verify_backbone_coverage(path, shapes),
     )
-    args_path = os.path.join(os.fspath(out_dir), "args.json")
-    with open(args_path, "w") as f:
-        json.dump(args, f, indent=2)
-    dataset = args.get("data", {}).get("dataset", "imagenet")
-    verify_backbone_coverage(ckpt_path, reference_backbone_shapes(backbone, dataset))
-    return {"ckpt": ckpt_path, "args": args_path, "report": str(loaded.report)}
+    return {
+        "ckpt": str(written.ckpt), "args": str(written.args), "report": report,
+        "format": loaded.format, "format_detected": format in (None, "auto"),
+        "method": method, "method_from": method_from, "backbone": backbone,
+        "random": random_layers(method, loaded.state_dict), "covered": len(shapes),
+    }  # fmt: skip
+
+
+def summary(result: Mapping[str, Any]) -> str:
+    """What ``e2mc-plugin convert`` prints: format, method and why, what stays random, paths."""
+    how = "detected; --format sets it" if result["format_detected"] else "given by --format"
+    lines = [
+        f"format:   {result['format']} ({how})",
+        f"method:   {result['method']} (from {result['method_from']}; --method changes it)",
+        f"backbone: {result['backbone']}",
+        result["report"],
+    ]
+    if result["random"]:
+        lines.append(
+            "stay randomly initialized (the source has no weights for them): "
+            + ", ".join(result["random"])
+        )
+    lines += [
+        f"wrote {result['ckpt']}",
+        f"wrote {result['args']}",
+        f"backbone coverage verified: all {result['covered']} backbone tensors are the source's",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="e2mc-plugin convert",
         description="Convert a checkpoint into a solo-learn checkpoint directory "
-        "(<name>.ckpt + args.json) for main_linear.py / main_knn.py.",
+        "(<name>.ckpt + args.json) for main_linear.py / main_knn.py. The files are written "
+        "atomically; existing ones are replaced only with --force, the source never.",
     )
     parser.add_argument("src", help="checkpoint file")
     parser.add_argument(
@@ -281,15 +233,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--backbone", default=None, help="solo-learn backbone name if not inferable"
     )
-    parser.add_argument("--name", default=None, help="checkpoint name (default: the source's)")
+    parser.add_argument(
+        "--name", default=None, help="checkpoint file name, no folders (default: the source's)"
+    )
     parser.add_argument(
         "--trusted", action="store_true", help="full unpickling (trusted files only)"
     )
+    parser.add_argument(
+        "--force", action="store_true", help="replace an existing <name>.ckpt / args.json"
+    )
     ns = parser.parse_args(argv)
-    paths = convert(
+    result = convert(
         ns.src, ns.out, format=ns.format, method=ns.method, backbone=ns.backbone,
-        name=ns.name, trusted=ns.trusted,
+        name=ns.name, trusted=ns.trusted, force=ns.force,
     )  # fmt: skip
-    print(paths["report"])
-    print(f"wrote {paths['ckpt']}\nwrote {paths['args']}\nbackbone coverage verified")
+    print(summary(result))
     return 0

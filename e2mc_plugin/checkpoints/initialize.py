@@ -1,16 +1,27 @@
 """Apply a :class:`LoadedCheckpoint` to a built solo-learn method (1.0.2 or 1.0.6 naming).
 
 Weights only: the optimizer, scheduler and epoch counter of the new run start fresh.
+
+Two scopes: ``"full"`` (every tensor of the model but the exempt ones must come from the file) and
+``"backbone"`` (only the backbone is taken from the file, strictly; the heads stay as built and a
+WARNING lists them).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
 
-from e2mc_plugin.checkpoints.report import LoadedCheckpoint, LoadReport
+from e2mc_plugin.checkpoints.report import LoadedCheckpoint, LoadReport, group_keys
+
+log = logging.getLogger(__name__)
+
+#: valid values of ``scope`` (``pretrained.scope`` in a recipe)
+SCOPES = ("full", "backbone")
+_BACKBONE = "backbone."  # checkpoint side: loaders emit solo-learn 1.0.6 names
 
 # Model keys that may stay as initialised without failing strict mode: the online classifiers
 # are trained from scratch on the new data; momentum networks are copied from the online ones.
@@ -59,7 +70,7 @@ def _listing(title: str, items: List[str]) -> str:
 
 
 def initialize_from_checkpoint(
-    model: nn.Module, loaded: LoadedCheckpoint, *, strict: bool = True
+    model: nn.Module, loaded: LoadedCheckpoint, *, strict: bool = True, scope: str = "full"
 ) -> LoadReport:
     """Copy the tensors of ``loaded`` into ``model`` and return what happened.
 
@@ -71,26 +82,49 @@ def initialize_from_checkpoint(
         strict: if True, any missing model key, unexpected checkpoint key or shape mismatch
             raises :class:`CheckpointMismatchError` listing all of them, before anything is
             copied. Exempt: ``classifier.*``, momentum networks and buffers other than BatchNorm
-            running statistics. If False, what matches is loaded and the rest reported.
+            running statistics. If False, what matches is loaded, the rest reported, and a
+            WARNING lists what was not applied or stayed as built.
+        scope: ``"full"``: the whole model is checked as above. ``"backbone"``: only the
+            checkpoint's ``backbone.*`` tensors are used (its heads are reported as skipped) and
+            only the model's backbone must be filled (with ``strict``: every backbone tensor
+            present and of the right shape, no extra backbone tensor); the projector, predictor,
+            prototypes... stay as built, listed by prefix in a WARNING.
 
     After loading, every momentum network (``model.momentum_pairs``) that the checkpoint did
     not fill completely is set to a copy of its online network, if that received weights.
     """
+    if scope not in SCOPES:
+        raise ValueError(f"scope: {scope!r} is not one of {', '.join(SCOPES)}")
     target = model.state_dict()
     legacy = _legacy_names(list(target))
     pairs = _momentum_pairs(model)
     exempt_prefixes = _EXEMPT_PREFIXES + tuple(p for _, p, _, _ in pairs)
     host_buffers = _host_buffers(model)
+    model_backbone = _to_model_name(_BACKBONE, legacy)
+    if scope == "backbone":
+        if not any(k.startswith(model_backbone) for k in target):
+            raise ValueError(f"scope: 'backbone' but the model has no {model_backbone}* tensors")
+        if not any(k.startswith(_BACKBONE) for k in loaded.state_dict):
+            raise CheckpointMismatchError(
+                f"checkpoint {loaded.path or loaded.format!r} holds no {_BACKBONE}* tensors "
+                "(scope: backbone)"
+            )
 
     to_load: Dict[str, torch.Tensor] = {}
     origin: Dict[str, str] = {}  # model key -> loaded key
     unexpected: List[str] = []
     mismatched: Dict[str, str] = {}
+    out_of_scope: List[str] = []
+    misfit = set()  # model keys the checkpoint has with another shape (listed as mismatches)
     for key, value in loaded.state_dict.items():
+        if scope == "backbone" and not key.startswith(_BACKBONE):
+            out_of_scope.append(key)
+            continue
         name = _to_model_name(key, legacy)
         if name not in target:
             unexpected.append(key)
         elif tuple(value.shape) != tuple(target[name].shape):
+            misfit.add(name)
             mismatched[key] = (
                 f"checkpoint {tuple(value.shape)} vs model {tuple(target[name].shape)}"
             )
@@ -100,19 +134,17 @@ def initialize_from_checkpoint(
     missing = [
         k
         for k in target
-        if k not in to_load and not k.startswith(exempt_prefixes) and k not in host_buffers
+        if k not in to_load
+        and k not in misfit
+        and not k.startswith(exempt_prefixes)
+        and k not in host_buffers
+        and (scope == "full" or k.startswith(model_backbone))
     ]
 
     if strict and (missing or unexpected or mismatched):
-        parts = [f"checkpoint {loaded.path or loaded.format!r} does not fit the model"]
-        if missing:
-            parts.append(_listing("missing in the checkpoint", missing))
-        if unexpected:
-            parts.append(_listing("unexpected (not in the model)", unexpected))
-        if mismatched:
-            parts.append(_listing("shape mismatch", [f"{k}: {v}" for k, v in mismatched.items()]))
-        parts.append("Use strict=False (pretrained.strict: false) to load what matches.")
-        raise CheckpointMismatchError("\n".join(parts))
+        raise CheckpointMismatchError(
+            _mismatch_message(loaded, scope, missing, unexpected, mismatched)
+        )
 
     result = model.load_state_dict(to_load, strict=False)
     if result.unexpected_keys:  # cannot happen: keys were checked against model.state_dict()
@@ -128,6 +160,8 @@ def initialize_from_checkpoint(
     for key in unexpected:
         report.skipped[key] = "not in the model"
     report.skipped.update(mismatched)
+    for key in out_of_scope:
+        report.skipped[key] = "scope: backbone (only backbone tensors are loaded)"
 
     for online_prefix, momentum_prefix, online, momentum in pairs:
         keys = [momentum_prefix + k for k in momentum.state_dict()]
@@ -139,4 +173,59 @@ def initialize_from_checkpoint(
         for k in keys:
             report.created[k] = f"copy of the loaded online network {online_prefix}*"
     report.untouched = [k for k in target if k not in to_load and k not in report.created]
+    random = [
+        k
+        for k in report.untouched
+        if k not in host_buffers and (scope == "backbone" or not k.startswith(exempt_prefixes))
+    ]
+    _warn(loaded, scope, strict, report, random)
     return report
+
+
+def _mismatch_message(
+    loaded: LoadedCheckpoint,
+    scope: str,
+    missing: List[str],
+    unexpected: List[str],
+    mismatched: Dict[str, str],
+) -> str:
+    what = "the model's backbone" if scope == "backbone" else "the model"
+    parts = [f"checkpoint {loaded.path or loaded.format!r} does not fit {what}"]
+    if missing:
+        parts.append(_listing("missing in the checkpoint", missing))
+    if unexpected:
+        parts.append(_listing("unexpected (not in the model)", unexpected))
+    if mismatched:
+        parts.append(_listing("shape mismatch", [f"{k}: {v}" for k, v in mismatched.items()]))
+    backbone_only = all(k.startswith(_BACKBONE) for k in loaded.state_dict)
+    if scope == "full" and backbone_only:
+        parts.append(
+            "The checkpoint holds only backbone tensors: use scope='backbone' (pretrained.scope: "
+            "backbone) to load the backbone strictly and leave the heads as built."
+        )
+    else:
+        parts.append("Use strict=False (pretrained.strict: false) to load what matches.")
+    return "\n".join(parts)
+
+
+def _warn(
+    loaded: LoadedCheckpoint, scope: str, strict: bool, report: LoadReport, random: List[str]
+) -> None:
+    """WARNING for what a partial load left as built: heads (backbone scope) or anything else."""
+    if scope == "full" and strict:
+        return  # only exempt keys (online classifiers) can be left: nothing unexpected
+    lines = []
+    if random:
+        lines.append(f"stayed randomly initialized ({len(random)} tensors): {group_keys(random)}")
+    not_applied = [k for k, why in report.skipped.items() if not why.startswith("scope:")]
+    if not_applied:
+        lines.append(f"not applied ({len(not_applied)} tensors): {group_keys(not_applied)}")
+    if lines:
+        log.warning(
+            "%s (scope: %s, strict: %s): loaded %d tensors from the file; %s",
+            loaded.path or loaded.format,
+            scope,
+            strict,
+            len(report.mapped),
+            "; ".join(lines),
+        )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any, List, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+import torch
 
 from e2mc_plugin.checkpoints.registry import CHECKPOINT_LOADERS, CheckpointLoader
-from e2mc_plugin.checkpoints.report import LoadedCheckpoint
-from e2mc_plugin.checkpoints.safe_load import safe_torch_load
+from e2mc_plugin.checkpoints.report import LoadedCheckpoint, LoadReport
+from e2mc_plugin.checkpoints.safe_load import CorruptCheckpointError, safe_torch_load
 from e2mc_plugin.registry import Registry
 
 
@@ -64,10 +66,20 @@ def load_checkpoint(
 
     Returns:
         :class:`LoadedCheckpoint` with ``state_dict``, ``format`` and a ``report``.
+
+    Raises:
+        FileNotFoundError / IsADirectoryError: ``path`` is not a file.
+        NotACheckpointError: an empty, text or other non-torch file.
+        CorruptCheckpointError: damaged bytes, or a floating tensor with NaN/Inf values (the
+            message names the tensor and the file).
+        UnsafeCheckpointError: an object outside the safe allow-list (``trusted=False``).
+        CheckpointFormatError: the layout is not the requested one, or not recognised.
     """
     auto = format is None or format == "auto"
     loader: Optional[CheckpointLoader] = None if auto else CHECKPOINT_LOADERS.get(format)()
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"checkpoint path is a directory, not a file: {path!r}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint file not found: {path!r}")
     raw = safe_torch_load(path, trusted=trusted)
@@ -81,6 +93,7 @@ def load_checkpoint(
     state_dict, report = loader.convert(raw)
     if not state_dict:
         raise CheckpointFormatError(f"loader {loader.name!r} found no tensors in {path!r}")
+    check_finite(state_dict, report, path)
     return LoadedCheckpoint(state_dict=state_dict, format=loader.name, report=report, path=path)
 
 
@@ -89,3 +102,29 @@ def _guess(raw: Any) -> str:
         return f"format={detect_format(raw)!r}"
     except CheckpointFormatError as err:
         return str(err)
+
+
+def check_finite(state_dict: Mapping[str, torch.Tensor], report: LoadReport, path: str) -> None:
+    """Raise :class:`CorruptCheckpointError` naming every floating tensor with NaN/Inf values.
+
+    Damaged bytes in a legacy (non-zip) file, which has no checksum, or a diverged run load as
+    NaN/Inf weights that strict key checking cannot see.
+    """
+    source: Dict[str, str] = {dst: src for src, dst in report.mapped.items()}
+    bad: List[str] = []
+    for key, value in state_dict.items():
+        if not (value.is_floating_point() or value.is_complex()):
+            continue
+        finite = torch.isfinite(value)
+        if not bool(finite.all()):
+            count = int(value.numel() - finite.sum())
+            name = key if source.get(key, key) == key else f"{source[key]} (as {key})"
+            bad.append(f"tensor {name} has {count} NaN/Inf values (of {value.numel()})")
+    if bad:
+        more = f"; {len(bad) - 1} more:" if len(bad) > 1 else ""
+        raise CorruptCheckpointError(
+            f"corrupted checkpoint {path}: {bad[0]}{more}"
+            + "".join(f"\n    {b}" for b in bad[1:])
+            + "\nThe file's bytes are damaged (copy or download it again) or the run that wrote "
+            "it diverged."
+        )

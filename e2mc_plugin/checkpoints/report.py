@@ -9,7 +9,7 @@ from typing import Dict, Iterable, List
 from torch import Tensor
 
 
-def _group(keys: Iterable[str], depth: int = 1) -> str:
+def group_keys(keys: Iterable[str], depth: int = 1) -> str:
     """Summarise keys by their leading ``depth`` components: ``backbone.* (318), queue``."""
     counts: Counter = Counter()
     for key in keys:
@@ -39,7 +39,7 @@ class LoadReport:
     skipped: Dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        lines = [f"mapped {len(self.mapped)} tensors: {_group(self.mapped.values())}"]
+        lines = [f"mapped {len(self.mapped)} tensors: {group_keys(self.mapped.values())}"]
         renamed = {s: d for s, d in self.mapped.items() if s != d}
         if renamed:
             shown = list(renamed.items())[:3]
@@ -49,16 +49,15 @@ class LoadReport:
         for dst, why in self.created.items():
             by_reason.setdefault(why, []).append(dst)
         for why, keys in by_reason.items():
-            what = keys[0] if len(keys) == 1 else f"{len(keys)} tensors: {_group(keys)}"
+            what = keys[0] if len(keys) == 1 else f"{len(keys)} tensors: {group_keys(keys)}"
             lines.append(f"created {what}: {why}")
         if self.dropped:
-            lines.append(f"dropped {len(self.dropped)} source keys: {_group(self.dropped)}")
+            lines.append(f"dropped {len(self.dropped)} source keys: {group_keys(self.dropped)}")
         for src, why in self.skipped.items():
             lines.append(f"not applied {src}: {why}")
         if self.untouched:
-            lines.append(
-                f"left as initialised {len(self.untouched)} model keys: {_group(self.untouched)}"
-            )
+            untouched = group_keys(self.untouched)
+            lines.append(f"left as initialised {len(self.untouched)} model keys: {untouched}")
         return "\n".join(lines)
 
 

@@ -32,4 +32,4 @@ def test_cli_list_prints_the_registries(capsys):
 def test_cli_help_and_no_arguments(capsys):
     assert cli.main(["--help"]) == 0
     assert cli.main([]) == 2
-    assert "usage: e2mc-plugin COMMAND" in capsys.readouterr().out
+    assert "usage: e2mc-plugin [--traceback] COMMAND" in capsys.readouterr().out
