@@ -138,9 +138,9 @@ class AuxLossesMixin:
         from e2mc_plugin.checkpoints import initialize_from_checkpoint, pretrained_from_cfg
 
         loaded, strict = pretrained_from_cfg(spec)
-        # ``scope`` is passed only when set, for loaders that predate backbone-only files
-        scope = {} if spec.scope == "full" else {"scope": spec.scope}
-        self.pretrained_report = initialize_from_checkpoint(self, loaded, strict=strict, **scope)
+        self.pretrained_report = initialize_from_checkpoint(
+            self, loaded, strict=strict, scope=spec.scope
+        )
         log.info("pretrained: initialized from %s\n%s", spec.path, self.pretrained_report)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 
 import pytest
 import torch
@@ -129,21 +130,26 @@ def test_solo_embedding_check_leaves_rng_and_batchnorm_statistics_alone():
     assert [p for p, _ in wrapped._aux_groups] == ["projector", "projector.0"]
 
 
-def test_solo_pretrained_scope_reaches_the_initializer(tmp_path, monkeypatch):
-    """``pretrained.scope`` is parsed into the spec and passed on (only when not ``full``)."""
-    import e2mc_plugin.checkpoints as checkpoints
-    from e2mc_plugin.solo import api
+def test_solo_pretrained_scope_backbone_loads_a_backbone_only_file(tmp_path, caplog):
+    """``pretrained.scope: backbone`` loads a backbone-only file strictly (every backbone tensor
+    equal to the file's) and warns what stayed random; the default full scope refuses it."""
+    from e2mc_plugin.checkpoints import CheckpointMismatchError
+    from e2mc_plugin.solo import api, compat
 
+    torch.manual_seed(123)
     source = api.build_method(tiny_cfg("vicreg"), wrap=False)
-    path = tmp_path / "source.ckpt"
-    torch.save({"state_dict": source.state_dict()}, path)
-    seen = []
-    monkeypatch.setattr(
-        checkpoints, "initialize_from_checkpoint", lambda m, loaded, **kw: seen.append(kw)
-    )
-    _build(pretrained={"path": str(path)})
-    _build(pretrained={"path": str(path), "scope": "backbone", "strict": False})
-    assert seen == [{"strict": True}, {"strict": False, "scope": "backbone"}]
+    prefix = f"{compat.BACKBONE_ATTR}."
+    backbone = {k: v for k, v in source.state_dict().items() if k.startswith(prefix)}
+    path = tmp_path / "backbone_only.ckpt"
+    torch.save({"state_dict": backbone}, path)
+    with caplog.at_level(logging.WARNING):
+        model = _build(pretrained={"path": str(path), "scope": "backbone"})
+    state = model.state_dict()
+    for key, value in backbone.items():
+        assert torch.equal(state[key], value), key
+    assert "projector" in caplog.text  # named among the layers that stayed random
+    with pytest.raises(CheckpointMismatchError, match="scope: backbone"):
+        _build(pretrained={"path": str(path)})
 
 
 def test_solo_bad_pretrained_scope_names_the_choices():
