@@ -26,9 +26,15 @@ import torch
 
 from e2mc_plugin.checkpoints.initialize import CheckpointMismatchError
 from e2mc_plugin.checkpoints.load import load_checkpoint
-from e2mc_plugin.checkpoints.registry import get_checkpoint_loader, list_checkpoint_loaders
+from e2mc_plugin.checkpoints.registry import (
+    describe_layout,
+    get_checkpoint_loader,
+    list_checkpoint_loaders,
+    loader_method_kwargs,
+)
 from e2mc_plugin.checkpoints.report import LoadedCheckpoint
 from e2mc_plugin.checkpoints.safe_load import safe_torch_load
+from e2mc_plugin.method_families import is_momentum_method
 
 # method_kwargs that main_knn needs to rebuild each method; the widths are replaced by the
 # checkpoint's own shapes when it carries the heads (defaults: solo-learn's imagenet-100 recipes).
@@ -87,7 +93,12 @@ def infer_dataset(state: Mapping[str, torch.Tensor]) -> str:
     return "cifar10" if conv1 is not None and conv1.shape[-1] == 3 else "imagenet"
 
 
-def method_kwargs(method: str, state: Mapping[str, torch.Tensor]) -> Dict[str, Any]:
+def method_kwargs(
+    method: str, state: Mapping[str, torch.Tensor], format: str = ""
+) -> Dict[str, Any]:
+    provided = loader_method_kwargs(format, method, state)  # the format's own method, if any
+    if provided is not None:
+        return provided
     if method not in METHOD_DEFAULTS:
         raise ValueError(
             f"convert: no default method_kwargs for method {method!r}; supported: "
@@ -107,7 +118,7 @@ def build_args(loaded: LoadedCheckpoint, method: str, backbone: str, name: str) 
         "name": name,
         "method": method,
         "backbone": {"name": backbone, "kwargs": {}},
-        "method_kwargs": method_kwargs(method, loaded.state_dict),
+        "method_kwargs": method_kwargs(method, loaded.state_dict, loaded.format),
         "data": {
             "dataset": infer_dataset(loaded.state_dict), "train_path": None, "val_path": None,
             "format": "image_folder", "num_workers": 4, "num_classes": 1000,
@@ -122,7 +133,7 @@ def build_args(loaded: LoadedCheckpoint, method: str, backbone: str, name: str) 
         "max_epochs": 100,
         "e2mc_plugin": {"source": loaded.path, "format": loaded.format},
     }  # fmt: skip
-    if method in MOMENTUM_METHODS:
+    if method in MOMENTUM_METHODS or is_momentum_method(method):
         args["momentum"] = {"base_tau": 0.99, "final_tau": 1.0, "classifier": False}
     return args
 
@@ -261,7 +272,10 @@ def convert(
         json.dump(args, f, indent=2)
     dataset = args.get("data", {}).get("dataset", "imagenet")
     verify_backbone_coverage(ckpt_path, reference_backbone_shapes(backbone, dataset))
-    return {"ckpt": ckpt_path, "args": args_path, "report": str(loaded.report)}
+    return {
+        "ckpt": ckpt_path, "args": args_path, "report": str(loaded.report),
+        "layout": describe_layout(loaded.format, src),
+    }  # fmt: skip
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -290,6 +304,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ns.src, ns.out, format=ns.format, method=ns.method, backbone=ns.backbone,
         name=ns.name, trusted=ns.trusted,
     )  # fmt: skip
+    print(f"layout: {paths['layout']}")
     print(paths["report"])
     print(f"wrote {paths['ckpt']}\nwrote {paths['args']}\nbackbone coverage verified")
     return 0
