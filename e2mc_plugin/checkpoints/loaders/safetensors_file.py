@@ -8,7 +8,8 @@ inner state dicts of ``mocov3_official`` (``module.base_encoder.*``...) and ``ba
 ``student`` / ``teacher``) have no safetensors form.
 
 The file is recognised by its content (an 8-byte little-endian header length followed by a JSON
-object), not by its suffix, so a renamed or hub-cached file is read correctly too. Format:
+object), not by its suffix, so a renamed or hub-cached file is read correctly too (recent
+``torch.load`` only recognises the ``.safetensors`` suffix). Format:
 https://github.com/huggingface/safetensors (``safetensors/src/tensor.rs``, "Format" section).
 """
 
