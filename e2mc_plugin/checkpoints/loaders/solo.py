@@ -39,7 +39,7 @@ def _convert(raw: Mapping, renames: List[Tuple[str, Optional[str]]]):
 class Solo(CheckpointLoader):
     """solo-learn 1.0.6 ``*.ckpt``: names kept, classifier / queues / optimizer state dropped."""
 
-    layout = "solo-learn >= 1.0.3 Lightning checkpoint: state_dict = backbone.*, heads"
+    layout = "solo-learn (main / 1.0.6 layout) Lightning checkpoint: state_dict = backbone.*, heads"
 
     def detect(self, raw: Any) -> bool:
         state = _state(raw)
@@ -53,7 +53,7 @@ class Solo(CheckpointLoader):
 class SoloLegacy(CheckpointLoader):
     """solo-learn <= 1.0.2 ``*.ckpt``: ``encoder.`` / ``momentum_encoder.`` become ``backbone.``."""
 
-    layout = "solo-learn <= 1.0.2 Lightning checkpoint: state_dict = encoder.*, heads"
+    layout = "solo-learn (<= 1.0.2 layout) Lightning checkpoint: state_dict = encoder.*, heads"
 
     def detect(self, raw: Any) -> bool:
         state = _state(raw)
