@@ -61,10 +61,13 @@ def list_registered(argv: List[str]) -> int:
 
     import e2mc_plugin
     from e2mc_plugin.checkpoints import get_checkpoint_loader
-    from e2mc_plugin.solo.host_info import describe_host
+    from e2mc_plugin.solo.host_info import describe_host, identify_host
 
     print(f"e2mc-plugin {e2mc_plugin.__version__}")
-    print(f"host:              {describe_host()}")
+    launcher, imported = identify_host(), identify_host(use_env=False)
+    print(f"host:              {describe_host(launcher)}")
+    if imported.package_dir != launcher.package_dir:  # $SOLO_LEARN_SRC is not `import solo`
+        print(f"import solo:       {describe_host(imported)}")
     print("aux losses:       ", ", ".join(e2mc_plugin.list_aux_losses()))
     names = e2mc_plugin.list_checkpoint_loaders()
     print("checkpoint loaders:", ", ".join(names))

@@ -123,13 +123,15 @@ def _declared_version(root: Path) -> Optional[str]:
         return None
 
 
-def identify_host(src: Optional[Union[str, Path]] = None) -> HostInfo:
-    """Identify the host at ``src`` (a checkout), else ``$SOLO_LEARN_SRC``, else ``import solo``'s.
+def identify_host(src: Optional[Union[str, Path]] = None, *, use_env: bool = True) -> HostInfo:
+    """Identify the host at ``src`` (a checkout), else ``$SOLO_LEARN_SRC`` (if ``use_env``), else
+    the ``solo`` package that ``import solo`` would load.
 
     The launcher runs the checkout it is given (``--solo-src`` / ``$SOLO_LEARN_SRC``), so that is
-    the host it reports; without one, the ``solo`` package Python would import.
+    the host it reports; the Python API and the tests use the importable package
+    (``use_env=False``).
     """
-    src = src or os.environ.get(SOLO_SRC_ENV) or None
+    src = src or (os.environ.get(SOLO_SRC_ENV) if use_env else None) or None
     if src is not None:
         package_dir: Optional[Path] = Path(src).resolve() / "solo"
         if not package_dir.is_dir():

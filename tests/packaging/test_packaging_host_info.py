@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -107,3 +108,19 @@ def test_list_shows_host_new_loaders_recipes_and_patches():
     assert f"recipes:           {REPO / 'configs'} (source checkout)" in out
     res = subprocess.run([*env_cmd, "--patches-dir"], cwd=REPO, capture_output=True, text=True)
     assert (Path(res.stdout.strip()) / "0001-method-discovery-entry-points.patch").is_file()
+
+
+def test_list_shows_the_launcher_checkout_and_the_imported_package_when_they_differ(tmp_path):
+    checkout = _fake_host(tmp_path / "checkout", "argparse")
+    env = {**os.environ, "SOLO_LEARN_SRC": str(checkout)}
+    res = subprocess.run(
+        [sys.executable, "-m", "e2mc_plugin.cli", "list"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[1].startswith("host:              argparse layout (1.0.2 family); source archive")
+    assert lines[1].endswith(str(checkout))
+    imported = identify_host(use_env=False)
+    if imported.package_dir is not None:
+        assert lines[2].startswith("import solo:       " + describe_host(imported)[:20])
