@@ -168,7 +168,7 @@ def test_convert_accepts_hub_cache_path_and_names_the_layout(
     torch.save(_resnet18_backbone(layouts), hub / file_name)
     assert convert_main([str(hub / file_name), "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
-    assert f"layout: {layout}:" in printed
-    assert f"file name {file_name!r}" in printed
+    assert describe_layout(layout, hub / file_name) in printed
+    assert f"file name {file_name!r}" in describe_layout(layout, hub / file_name)
     args = json.loads((tmp_path / "out" / "args.json").read_text())
     assert args["method"] == method and args["backbone"]["name"] == "resnet18"

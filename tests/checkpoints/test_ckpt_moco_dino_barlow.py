@@ -20,6 +20,7 @@ from torch import nn
 from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint
 from e2mc_plugin.checkpoints.convert import main as convert_main
 from e2mc_plugin.checkpoints.initialize import CheckpointMismatchError
+from e2mc_plugin.checkpoints.registry import describe_layout
 
 FEATURES = {"resnet18": 512, "resnet50": 2048}
 
@@ -356,7 +357,7 @@ def test_convert_then_main_knn_loading(tmp_path, fmt, method, capsys):
     out = tmp_path / "knn_dir"
     extra = ["--format", fmt] if fmt == "barlowtwins_backbone" else []  # shares VICReg's name
     assert convert_main([str(src), "--out", str(out), *extra]) == 0
-    assert f"layout: {fmt}" in capsys.readouterr().out
+    assert describe_layout(fmt, src) in capsys.readouterr().out  # convert names the layout
     args = json.loads((out / "args.json").read_text())
     assert args["method"] == method
     ckpt = next(p for p in out.iterdir() if p.suffix == ".ckpt")
