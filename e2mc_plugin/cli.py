@@ -50,11 +50,46 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
 
 
 def list_registered(argv: List[str]) -> int:
-    """Print the registered aux losses and checkpoint loaders."""
-    import e2mc_plugin
+    """Print the host, the aux losses, the checkpoint loaders and where recipes / patches are.
 
-    print("aux losses:        ", ", ".join(e2mc_plugin.list_aux_losses()))
-    print("checkpoint loaders:", ", ".join(e2mc_plugin.list_checkpoint_loaders()))
+    ``--configs-dir`` / ``--patches-dir`` print only that folder (for scripts, e.g.
+    ``git apply $(e2mc-plugin list --patches-dir)/*.patch``).
+    """
+    from e2mc_plugin._resources import resource_dir, resource_origin
+
+    for flag, name in (("--configs-dir", "configs"), ("--patches-dir", "patches")):
+        if flag in argv:
+            found = resource_dir(name)
+            if found is None:
+                print(f"e2mc-plugin: no {name}/ folder found", file=sys.stderr)
+                return 1
+            print(found)
+            return 0
+    if argv:
+        print(
+            f"usage: e2mc-plugin list [--configs-dir | --patches-dir]; got {argv}", file=sys.stderr
+        )
+        return 2
+
+    import e2mc_plugin
+    from e2mc_plugin.checkpoints import get_checkpoint_loader
+    from e2mc_plugin.solo.host_info import describe_host, identify_host
+
+    print(f"e2mc-plugin {e2mc_plugin.__version__}")
+    launcher, imported = identify_host(), identify_host(use_env=False)
+    print(f"host:              {describe_host(launcher)}")
+    if imported.package_dir != launcher.package_dir:  # $SOLO_LEARN_SRC is not `import solo`
+        print(f"import solo:       {describe_host(imported)}")
+    print("aux losses:       ", ", ".join(e2mc_plugin.list_aux_losses()))
+    names = e2mc_plugin.list_checkpoint_loaders()
+    print("checkpoint loaders:", ", ".join(names))
+    width = max(map(len, names))
+    for name in names:
+        loader = get_checkpoint_loader(name)
+        print(f"  {name:<{width}} -> {loader.method or '-':<13} {loader.layout}")
+    for name in ("configs", "patches"):
+        label = "recipes" if name == "configs" else "patches"
+        print(f"{label + ':':<19}{resource_dir(name)} ({resource_origin(name)})")
     return 0
 
 

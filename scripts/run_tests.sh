@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create the environments if needed, then run the tests on every host present.
-#   scripts/run_tests.sh          fast suite (default; CI)
+#   scripts/run_tests.sh          fast suite (default; `make test`)
+#   scripts/run_tests.sh ci       fast suite + the wheel check (scripts/check_wheel.sh; .ci/run)
 #   scripts/run_tests.sh slow     long end-to-end runs only
 # The suite runs in each host's environment: tests marked for the other host are deselected, the
 # rest (pure math, adapter, loaders, recipes) run against that host's real classes. One summary
@@ -8,10 +9,12 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 SUITE=${1:-fast}
+WHEEL_CHECK=0
 case "$SUITE" in
+  ci) SUITE=fast; WHEEL_CHECK=1; base_expr="not slow" ;;
   fast) base_expr="not slow" ;;
   slow) base_expr="slow" ;;
-  *) echo "usage: $0 [fast|slow]" >&2; exit 2 ;;
+  *) echo "usage: $0 [fast|ci|slow]" >&2; exit 2 ;;
 esac
 
 bash "$ROOT/scripts/bootstrap_env.sh" all || { echo "environment set-up failed" >&2; exit 1; }
@@ -19,14 +22,17 @@ bash "$ROOT/scripts/bootstrap_env.sh" all || { echo "environment set-up failed" 
 declare -a summary
 status=0
 run_host() {  # run_host VERSION MARK_EXPR
-  local version=$1 expr=$2 venv rc
+  local version=$1 expr=$2 venv rc host
   venv=$(host_venv "$version")
+  # which solo-learn this is: its layout and source (a version string does not identify it)
+  # (the solo package this venv imports: SOLO_LEARN_SRC names the launcher's checkout instead)
+  host=$(cd "$ROOT" && env -u SOLO_LEARN_SRC "$venv/bin/python" -m e2mc_plugin.solo.host_info 2>/dev/null | cut -d';' -f1-2)
   echo "=== host solo-learn $version: pytest -m \"$expr\""
   (cd "$ROOT" && "$venv/bin/python" -m pytest -m "$expr" -q -rs --timeout 900 tests)
   rc=$?
-  if [ $rc -eq 0 ]; then summary+=("host $version: RAN, passed ($SUITE suite)")
-  elif [ $rc -eq 5 ]; then summary+=("host $version: RAN, no test selected ($SUITE suite)")
-  else summary+=("host $version: RAN, FAILED (pytest exit $rc)"); status=1; fi
+  if [ $rc -eq 0 ]; then summary+=("host $version: RAN, passed ($SUITE suite; $host)")
+  elif [ $rc -eq 5 ]; then summary+=("host $version: RAN, no test selected ($SUITE suite; $host)")
+  else summary+=("host $version: RAN, FAILED (pytest exit $rc; $host)"); status=1; fi
 }
 
 if host_ready 1.0.2; then
@@ -37,7 +43,13 @@ fi
 if [ -n "$SOLO_LEARN_SRC" ] && host_ready 1.0.6; then
   run_host 1.0.6 "$base_expr and not host102"
 else
-  summary+=("host 1.0.6: SKIPPED (SOLO_LEARN_SRC is not set and $E2MC_HOME/solo-learn-src does not exist: no solo-learn main checkout)")
+  summary+=("host 1.0.6: SKIPPED (no solo-learn main source: SOLO_LEARN_SRC is not set, $E2MC_HOME/solo-learn-src does not exist and no ../shared/hosts/solo-learn-*.tar.gz archive)")
+fi
+if [ $WHEEL_CHECK -eq 1 ]; then
+  echo "=== wheel: build, install into a fresh venv, e2mc-plugin list + one recipe step"
+  wheel_line=$(bash "$ROOT/scripts/check_wheel.sh" | tail -1)
+  [[ $wheel_line == "wheel: PASSED"* ]] || status=1
+  summary+=("${wheel_line:-wheel: FAILED (no result)}")
 fi
 
 echo "=== summary"

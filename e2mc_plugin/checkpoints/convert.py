@@ -33,7 +33,11 @@ from e2mc_plugin.checkpoints.host_args import (
 )
 from e2mc_plugin.checkpoints.initialize import CheckpointMismatchError
 from e2mc_plugin.checkpoints.load import load_checkpoint
-from e2mc_plugin.checkpoints.registry import get_checkpoint_loader, list_checkpoint_loaders
+from e2mc_plugin.checkpoints.registry import (
+    describe_layout,
+    get_checkpoint_loader,
+    list_checkpoint_loaders,
+)
 from e2mc_plugin.checkpoints.safe_load import safe_torch_load
 from e2mc_plugin.checkpoints.writer import check_name, write_host_checkpoint
 
@@ -188,6 +192,7 @@ def convert(
     return {
         "ckpt": str(written.ckpt), "args": str(written.args), "report": report,
         "format": loaded.format, "format_detected": format in (None, "auto"),
+        "layout": describe_layout(loaded.format, src),
         "method": method, "method_from": method_from, "backbone": backbone,
         "random": random_layers(method, loaded.state_dict), "covered": len(shapes),
     }  # fmt: skip
@@ -198,6 +203,7 @@ def summary(result: Mapping[str, Any]) -> str:
     how = "detected; --format sets it" if result["format_detected"] else "given by --format"
     lines = [
         f"format:   {result['format']} ({how})",
+        f"layout:   {result['layout']}",
         f"method:   {result['method']} (from {result['method_from']}; --method changes it)",
         f"backbone: {result['backbone']}",
         result["report"],

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 
+from e2mc_plugin.checkpoints.registry import loader_method_kwargs
 from e2mc_plugin.checkpoints.report import LoadedCheckpoint
 from e2mc_plugin.method_families import is_momentum_method
 
@@ -35,6 +36,9 @@ METHOD_HEADS: Dict[str, tuple] = {
     "swav": ("projector", "prototypes"),
     "simsiam": ("projector", "predictor"),
     "byol": ("projector", "predictor", "momentum_backbone", "momentum_projector"),
+    "mocov3": ("projector", "predictor", "momentum_backbone", "momentum_projector"),
+    "dino": ("head", "momentum_backbone", "momentum_head"),
+    "barlow_twins": ("projector",),
 }
 
 # method_kwargs key -> (state key, shape index) it can be read from.
@@ -77,7 +81,14 @@ def infer_dataset(state: Mapping[str, torch.Tensor]) -> str:
     return "cifar10" if conv1 is not None and conv1.shape[-1] == 3 else "imagenet"
 
 
-def method_kwargs(method: str, state: Mapping[str, torch.Tensor]) -> Dict[str, Any]:
+def method_kwargs(
+    method: str, state: Mapping[str, torch.Tensor], format: str = ""
+) -> Dict[str, Any]:
+    """The ``method_kwargs`` of ``args.json``: the loader's own (for its method), else the
+    defaults with the checkpoint's widths."""
+    provided = loader_method_kwargs(format, method, state)
+    if provided is not None:
+        return provided
     if method not in METHOD_DEFAULTS:
         raise ValueError(
             f"convert: no default method_kwargs for method {method!r}; supported: "
@@ -97,7 +108,7 @@ def build_args(loaded: LoadedCheckpoint, method: str, backbone: str, name: str) 
         "name": name,
         "method": method,
         "backbone": {"name": backbone, "kwargs": {}},
-        "method_kwargs": method_kwargs(method, loaded.state_dict),
+        "method_kwargs": method_kwargs(method, loaded.state_dict, loaded.format),
         "data": {
             "dataset": infer_dataset(loaded.state_dict), "train_path": None, "val_path": None,
             "format": "image_folder", "num_workers": 4, "num_classes": 1000,

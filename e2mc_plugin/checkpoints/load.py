@@ -7,7 +7,8 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 import torch
 
-from e2mc_plugin.checkpoints.registry import CHECKPOINT_LOADERS, CheckpointLoader
+from e2mc_plugin.checkpoints.loaders.safetensors_file import is_safetensors, read_tensor_file
+from e2mc_plugin.checkpoints.registry import CHECKPOINT_LOADERS, CheckpointLoader, detect_layout
 from e2mc_plugin.checkpoints.report import LoadedCheckpoint, LoadReport
 from e2mc_plugin.checkpoints.safe_load import CorruptCheckpointError, safe_torch_load
 from e2mc_plugin.registry import Registry
@@ -17,26 +18,26 @@ class CheckpointFormatError(ValueError):
     """The layout of a checkpoint could not be determined, or is not the one requested."""
 
 
-def detect_format(raw: Any, registry: Optional[Registry] = None) -> str:
-    """Name of the one registered loader whose ``detect`` accepts ``raw``.
+def detect_format(raw: Any, registry: Optional[Registry] = None, path: Optional[str] = None) -> str:
+    """Name of the registered loader for ``raw`` (:func:`registry.detect_layout`; ``path``'s
+    file name chooses between identical layouts).
 
     Raises:
         CheckpointFormatError: no loader or several loaders accept it (the message names them
             and asks for an explicit ``format=``).
     """
     registry = registry or CHECKPOINT_LOADERS
-    names = registry.names()
-    matches: List[str] = [n for n in names if registry.get(n)().detect(raw)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
+    detection = detect_layout(raw, path, registry)
+    if detection.name is not None:
+        return detection.name
+    if detection.candidates:
         raise CheckpointFormatError(
-            f"ambiguous checkpoint layout: loaders {', '.join(matches)} all accept it; "
-            f"pass format= one of them"
+            f"ambiguous checkpoint layout: loaders {', '.join(detection.candidates)} all accept "
+            f"it; pass format= one of them"
         )
     raise CheckpointFormatError(
         f"unrecognised checkpoint layout ({_describe(raw)}); no loader accepts it. "
-        f"Pass format= one of: {', '.join(names)}"
+        f"Pass format= one of: {', '.join(registry.names())}"
     )
 
 
@@ -82,9 +83,9 @@ def load_checkpoint(
         raise IsADirectoryError(f"checkpoint path is a directory, not a file: {path!r}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint file not found: {path!r}")
-    raw = safe_torch_load(path, trusted=trusted)
+    raw = read_tensor_file(path) if is_safetensors(path) else safe_torch_load(path, trusted=trusted)
     if loader is None:
-        loader = CHECKPOINT_LOADERS.get(detect_format(raw))()
+        loader = CHECKPOINT_LOADERS.get(detect_format(raw, path=path))()
     if not loader.detect(raw):
         raise CheckpointFormatError(
             f"{path!r} does not have the {loader.name!r} layout ({_describe(raw)}). "

@@ -24,7 +24,9 @@ def test_cli_unknown_command_lists_the_valid_ones(capsys):
 def test_cli_list_prints_the_registries(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    aux_line, loader_line = out.splitlines()
+    lines = out.splitlines()
+    aux_line = next(line for line in lines if line.startswith("aux losses:"))
+    loader_line = next(line for line in lines if line.startswith("checkpoint loaders:"))
     assert all(name in aux_line for name in ("e2mc", "vcreg", "auh", "mmcr"))
     assert all(name in loader_line for name in ("vicreg_full", "swav_official", "simsiam_official"))
 

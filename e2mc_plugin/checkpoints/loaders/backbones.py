@@ -20,6 +20,9 @@ from e2mc_plugin.checkpoints.report import LoadReport
 class TorchvisionResNet(CheckpointLoader):
     """A torchvision ResNet ``state_dict()`` (with its ImageNet ``fc``, which is dropped)."""
 
+    layout = "torchvision ResNet state dict with fc (hub cache: <arch>-<hash>.pth)"
+    file_names = ("resnet*-*.pth", "wide_resnet*-*.pth")
+
     def detect(self, raw: Any) -> bool:
         return (
             is_tensor_dict(raw)
@@ -45,6 +48,8 @@ class Timm(CheckpointLoader):
     Detected only by architecture signatures (``patch_embed.``, ``stem.``...): a timm ResNet has
     torchvision's names and is read by the ``torchvision`` loader; pass ``format="timm"`` otherwise.
     """
+
+    layout = "timm backbone state dict (patch_embed / stem / stages names)"
 
     def detect(self, raw: Any) -> bool:
         return (

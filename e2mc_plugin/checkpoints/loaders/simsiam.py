@@ -24,6 +24,10 @@ class SimSiamOfficial(CheckpointLoader):
     """
 
     method = "simsiam"
+    layout = (
+        "SimSiam (facebookresearch/simsiam): state_dict = module.encoder.* with fc = projector, "
+        "module.predictor.*"
+    )
 
     def detect(self, raw: Any) -> bool:
         state = raw.get("state_dict") if isinstance(raw, Mapping) else None

@@ -39,6 +39,8 @@ def _convert(raw: Mapping, renames: List[Tuple[str, Optional[str]]]):
 class Solo(CheckpointLoader):
     """solo-learn 1.0.6 ``*.ckpt``: names kept, classifier / queues / optimizer state dropped."""
 
+    layout = "solo-learn (main / 1.0.6 layout) Lightning checkpoint: state_dict = backbone.*, heads"
+
     def detect(self, raw: Any) -> bool:
         state = _state(raw)
         return is_tensor_dict(state) and any(k.startswith("backbone.") for k in state)
@@ -50,6 +52,8 @@ class Solo(CheckpointLoader):
 @register_checkpoint_loader("solo_legacy")
 class SoloLegacy(CheckpointLoader):
     """solo-learn <= 1.0.2 ``*.ckpt``: ``encoder.`` / ``momentum_encoder.`` become ``backbone.``."""
+
+    layout = "solo-learn (<= 1.0.2 layout) Lightning checkpoint: state_dict = encoder.*, heads"
 
     def detect(self, raw: Any) -> bool:
         state = _state(raw)

@@ -33,6 +33,11 @@ class SwAVOfficial(CheckpointLoader):
     """
 
     method = "swav"
+    layout = (
+        "SwAV (facebookresearch/swav): module.<resnet>, module.projection_head.*, "
+        "module.prototypes.weight"
+    )
+    file_names = ("swav_*ep_pretrain.pth.tar",)
 
     def detect(self, raw: Any) -> bool:
         state = _tensors(raw)

@@ -22,6 +22,8 @@ class VICRegBackbone(CheckpointLoader):
     """``resnet50.pth``: a bare state dict with torchvision ResNet names and no ``fc``."""
 
     method = "vicreg"
+    layout = "VICReg ResNet backbone (facebookresearch/vicreg): bare torchvision ResNet, no fc"
+    file_names = ("resnet50.pth", "resnet50x*.pth")
 
     def detect(self, raw: Any) -> bool:
         return (
@@ -44,6 +46,11 @@ class VICRegFull(CheckpointLoader):
     """
 
     method = "vicreg"
+    layout = (
+        "VICReg full checkpoint (facebookresearch/vicreg): model = module.backbone.*, "
+        "module.projector.*"
+    )
+    file_names = ("resnet50_fullckpt.pth",)
 
     def detect(self, raw: Any) -> bool:
         model = raw.get("model") if isinstance(raw, Mapping) else None

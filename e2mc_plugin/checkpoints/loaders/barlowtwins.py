@@ -1,0 +1,114 @@
+"""Official Barlow Twins ResNet-50 releases (facebookresearch/barlowtwins).
+
+* ``resnet50.pth`` (also what ``torch.hub.load("facebookresearch/barlowtwins:main", "resnet50")``
+  caches as ``hub/checkpoints/resnet50.pth``): ``main.py`` saves
+  ``model.module.backbone.state_dict()``, a torchvision ResNet-50 whose ``fc`` is ``Identity``:
+  bare torchvision names, no ``fc`` (the VICReg backbone file's layout, and its hub file name).
+* ``checkpoint.pth``: ``dict(epoch, model=model.state_dict(), optimizer)`` of the DDP model::
+
+      module.backbone.<resnet>
+      module.projector.{0,1,3,4,6}.*   Linear(2048, 8192, bias=False), BN, ReLU,
+                                       Linear(8192, 8192, bias=False), BN, ReLU,
+                                       Linear(8192, 8192, bias=False)
+      module.bn.*                      BatchNorm1d(8192, affine=False) on the embeddings
+
+solo-learn's ``barlow_twins`` projector (``solo/methods/barlow_twins.py``) is the same stack with
+a bias on each Linear: the biases are created as zeros (the same function), and ``module.bn``'s
+running statistics are dropped (solo's ``barlow_loss_func`` normalises with a fresh
+``BatchNorm1d(affine=False)`` in training mode, i.e. batch statistics, as the official loss does).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from e2mc_plugin.checkpoints.loaders.vicreg import VICRegBackbone
+from e2mc_plugin.checkpoints.registry import (
+    CheckpointLoader,
+    is_tensor_dict,
+    register_checkpoint_loader,
+    rename,
+)
+from e2mc_plugin.checkpoints.report import LoadReport
+
+
+def barlow_method_kwargs(state: Mapping[str, Tensor]) -> Dict[str, Any]:
+    """solo-learn ``barlow_twins`` kwargs: the official 8192-8192-8192 projector (or the widths
+    in ``state``), ``lamb`` = ``--lambd`` 0.0051 and ``scale_loss`` 1.0 (the official loss has
+    no scale: on-diagonal + lambd * off-diagonal of the global-batch cross-correlation)."""
+    kwargs: Dict[str, Any] = {
+        "proj_hidden_dim": 8192, "proj_output_dim": 8192, "lamb": 0.0051, "scale_loss": 1.0,
+    }  # fmt: skip
+    if "projector.0.weight" in state:
+        kwargs["proj_hidden_dim"] = int(state["projector.0.weight"].shape[0])
+    if "projector.6.weight" in state:
+        kwargs["proj_output_dim"] = int(state["projector.6.weight"].shape[0])
+    return kwargs
+
+
+@register_checkpoint_loader("barlowtwins_backbone")
+class BarlowTwinsBackbone(VICRegBackbone):
+    """``resnet50.pth``: the trained ResNet-50, torchvision names, no ``fc``."""
+
+    method = "barlow_twins"
+    layout = "Barlow Twins ResNet backbone (facebookresearch/barlowtwins): bare ResNet, no fc"
+    file_names = ("resnet50.pth",)
+    same_layout_as = "vicreg_backbone"
+
+    def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
+        return barlow_method_kwargs(state)
+
+
+def _model(raw: Any) -> Any:
+    """The released file nests the DDP state dict in ``model``; a safetensors copy is flat."""
+    if isinstance(raw, Mapping) and isinstance(raw.get("model"), Mapping):
+        return raw["model"]
+    return raw
+
+
+@register_checkpoint_loader("barlowtwins_full")
+class BarlowTwinsFull(CheckpointLoader):
+    """``checkpoint.pth``: backbone, bias-free projector and the embedding BatchNorm."""
+
+    method = "barlow_twins"
+    layout = (
+        "Barlow Twins full checkpoint (facebookresearch/barlowtwins): model = module.backbone.*, "
+        "module.projector.* (no biases), module.bn.*"
+    )
+    file_names = ("checkpoint.pth",)
+    # vicreg_full also accepts {"model": {module.backbone.*, ...}}; module.bn and the bias-free
+    # projector make this layout the more specific reading.
+    refines = ("vicreg_full",)
+
+    def detect(self, raw: Any) -> bool:
+        state = _model(raw)
+        return (
+            is_tensor_dict(state)
+            and any(k.startswith("module.backbone.") for k in state)
+            and "module.bn.running_var" in state
+            and "module.projector.0.bias" not in state
+        )
+
+    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
+        state = _model(raw)
+        report = LoadReport(dropped=[k for k in raw if k != "model"] if state is not raw else [])
+        rules = [
+            ("module.backbone.", "backbone."),
+            ("module.projector.", "projector."),
+            ("module.bn.", None),
+        ]
+        out = rename(state, rules, report)
+        for key, weight in list(out.items()):
+            if key.startswith("projector.") and key.endswith(".weight") and weight.dim() == 2:
+                bias = key[: -len("weight")] + "bias"
+                out[bias] = torch.zeros(weight.shape[0], dtype=weight.dtype)
+                report.created[bias] = (
+                    "zeros: the official projector Linears have bias=False, solo-learn's have one"
+                )
+        return out, report
+
+    def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
+        return barlow_method_kwargs(state)
