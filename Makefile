@@ -10,7 +10,7 @@ demo:
 	bash scripts/run_demo.sh $(ARGS)
 
 test:
-	bash scripts/run_tests.sh fast
+	bash scripts/run_tests.sh ci
 
 test-slow:
 	bash scripts/run_tests.sh slow

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create the environments if needed, then run the tests on every host present.
-#   scripts/run_tests.sh          fast suite (default; `make test`)
-#   scripts/run_tests.sh ci       fast suite + the wheel check (scripts/check_wheel.sh; .ci/run)
+#   scripts/run_tests.sh          fast suite (default)
+#   scripts/run_tests.sh ci       fast suite + the wheel check (scripts/check_wheel.sh; `make test`,
+#                                 which .ci/run calls)
 #   scripts/run_tests.sh slow     long end-to-end runs only
 # The suite runs in each host's environment: tests marked for the other host are deselected, the
 # rest (pure math, adapter, loaders, recipes) run against that host's real classes. One summary
