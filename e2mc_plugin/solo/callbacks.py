@@ -1,0 +1,62 @@
+"""Callbacks that ``e2mc-plugin pretrain|linear`` adds to the host's Trainer.
+
+Lightning adds the callbacks returned by the ``lightning.pytorch.callbacks_factory`` entry points
+to every ``Trainer`` it builds (``pytorch_lightning.callbacks_factory`` on Lightning 1.x);
+``setup.cfg`` declares :func:`factory` in both groups. The factory returns nothing unless the
+launcher set ``$E2MC_PLUGIN_RUN_SUMMARY`` (inherited by the run's other processes), so Trainers
+built outside ``e2mc-plugin`` are unaffected.
+
+:class:`RunSummary` (global rank 0, at the end of ``fit``): writes ``metrics.json`` beside the
+checkpoints and prints the checkpoint folder, the metrics file and the final metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, List
+
+__all__ = ["SUMMARY_ENV", "factory", "make_run_summary"]
+
+SUMMARY_ENV = "E2MC_PLUGIN_RUN_SUMMARY"  # value: the command name (pretrain / linear)
+
+
+def make_run_summary(command: str) -> Any:
+    """A :class:`RunSummary` callback for ``e2mc-plugin <command>`` (built lazily: the Lightning
+    package depends on the host)."""
+    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.run_summary import METRICS_FILE, fit_record, format_record, write_record
+
+    pl = compat.lightning()
+
+    class RunSummary(pl.Callback):
+        """Print where the run left its checkpoints and metrics (rank 0, end of fit)."""
+
+        def __init__(self) -> None:
+            self.command = command
+            self.record = None
+
+        def on_fit_end(self, trainer, pl_module) -> None:
+            if not trainer.is_global_zero:
+                return
+            self.record = fit_record(trainer, self.command)
+            folder = self.record["folder"]
+            path = (
+                Path(folder) / METRICS_FILE
+                if folder
+                else Path(trainer.default_root_dir) / f"{command}-{METRICS_FILE}"
+            )
+            written = write_record(self.record, path)
+            print("\n" + format_record(self.record, written), file=sys.stdout, flush=True)
+
+    return RunSummary()
+
+
+def factory() -> List[Any]:
+    """Entry point of the ``callbacks_factory`` groups: the launcher's callbacks, or ``[]``."""
+    callbacks: List[Any] = []
+    command = os.environ.get(SUMMARY_ENV)
+    if command:
+        callbacks.append(make_run_summary(command))
+    return callbacks
