@@ -22,35 +22,59 @@ __all__ = ["SUMMARY_ENV", "factory", "make_run_summary"]
 SUMMARY_ENV = "E2MC_PLUGIN_RUN_SUMMARY"  # value: the command name (pretrain / linear)
 
 
-def make_run_summary(command: str) -> Any:
-    """A :class:`RunSummary` callback for ``e2mc-plugin <command>`` (built lazily: the Lightning
-    package depends on the host)."""
+def _run_summary_class() -> type:
+    """:class:`RunSummary`, built on first use on the host's ``Callback`` (``lightning.pytorch``
+    or ``pytorch_lightning``) and kept in this module under its name, so that a trainer holding
+    it pickles (``ddp_spawn``) and unpickles in a fresh process."""
+    cached = globals().get("RunSummary")
+    if cached is not None:
+        return cached
     from e2mc_plugin.solo import compat
     from e2mc_plugin.solo.run_summary import METRICS_FILE, fit_record, format_record, write_record
 
     pl = compat.lightning()
 
-    class RunSummary(pl.Callback):
-        """Print where the run left its checkpoints and metrics (rank 0, end of fit)."""
+    def __init__(self, command: str) -> None:
+        pl.Callback.__init__(self)
+        self.command = command
+        self.record = None
 
-        def __init__(self) -> None:
-            self.command = command
-            self.record = None
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        self.record = fit_record(trainer, self.command)
+        folder = self.record["folder"]
+        path = (
+            Path(folder) / METRICS_FILE
+            if folder
+            else Path(trainer.default_root_dir) / f"{self.command}-{METRICS_FILE}"
+        )
+        written = write_record(self.record, path)
+        print("\n" + format_record(self.record, written), file=sys.stdout, flush=True)
 
-        def on_fit_end(self, trainer, pl_module) -> None:
-            if not trainer.is_global_zero:
-                return
-            self.record = fit_record(trainer, self.command)
-            folder = self.record["folder"]
-            path = (
-                Path(folder) / METRICS_FILE
-                if folder
-                else Path(trainer.default_root_dir) / f"{command}-{METRICS_FILE}"
-            )
-            written = write_record(self.record, path)
-            print("\n" + format_record(self.record, written), file=sys.stdout, flush=True)
+    cls = type(
+        "RunSummary",
+        (pl.Callback,),
+        {
+            "__init__": __init__,
+            "on_fit_end": on_fit_end,
+            "__module__": __name__,
+            "__doc__": "Print where the run left its checkpoints and metrics (rank 0, end of fit).",
+        },
+    )
+    globals()["RunSummary"] = cls
+    return cls
 
-    return RunSummary()
+
+def __getattr__(name: str) -> type:
+    if name == "RunSummary":
+        return _run_summary_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def make_run_summary(command: str) -> Any:
+    """A ``RunSummary`` callback for ``e2mc-plugin <command>``."""
+    return _run_summary_class()(command)
 
 
 def factory() -> List[Any]:

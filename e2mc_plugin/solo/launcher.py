@@ -6,7 +6,7 @@ registering the plugin's ``<method>_aux`` variants into ``solo.methods.METHODS``
 (:mod:`e2mc_plugin.solo.relaunch`; every DDP rank does the same)::
 
     sys.argv = [<plugin rank entry script>, *ARGS]
-    runpy.run_path("<checkout>/main_pretrain.py", run_name="__main__")
+    exec "<checkout>/main_pretrain.py" as __main__   # like runpy.run_path, argv[0] kept
 
 The working directory is not changed; ARGS are the host's own (hydra overrides for pretrain /
 linear, argparse flags for knn / umap) plus:

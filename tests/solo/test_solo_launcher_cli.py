@@ -121,6 +121,31 @@ def test_solo_launcher_callbacks_factory_is_empty_unless_launched(monkeypatch):
 
 
 @pytest.mark.host106
+def test_solo_launcher_run_summary_pickles_into_a_fresh_process(tmp_path):
+    """``ddp_spawn`` pickles the trainer with its callbacks."""
+    import os
+    import pickle
+    import subprocess
+
+    from e2mc_plugin.solo.callbacks import make_run_summary
+
+    (tmp_path / "cb.pkl").write_bytes(pickle.dumps(make_run_summary("linear")))
+    code = "import pickle, sys; c = pickle.load(open(sys.argv[1], 'rb'))"
+    code += "; print(type(c).__name__, c.command)"
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "cb.pkl")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.stdout.split() == ["RunSummary", "linear"], proc.stderr[-2000:]
+
+
+@pytest.mark.host106
 def test_solo_launcher_run_summary_after_a_real_fit(tmp_path, monkeypatch, capsys):
     from omegaconf import OmegaConf
     from solo.utils.checkpointer import Checkpointer
