@@ -96,6 +96,8 @@ def test_solo_launcher_rank_entry_without_launcher_says_what_to_do(tmp_path):
     assert "e2mc-plugin pretrain" in proc.stderr
 
 
+TORCHRUN = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")
+
 DDP_YAML = """
 defaults:
   - _self_
@@ -143,13 +145,14 @@ strategy: auto
 @pytest.mark.slow
 @pytest.mark.host106
 @pytest.mark.ddp
-def test_solo_launcher_ddp_two_cpu_processes_gather_the_global_batch(tmp_path):
+@pytest.mark.parametrize("starter", ["lightning", "torchrun"])
+def test_solo_launcher_ddp_two_cpu_processes_gather_the_global_batch(tmp_path, starter):
     """``e2mc-plugin pretrain --cpu strategy=ddp devices=2`` on unpatched solo-learn main: rank 1
-    is re-launched by Lightning, registers the plugin, and E2MC (``gather: true``) computes its
-    statistics over 2 x the local batch on both ranks; the lr is scaled for 2 processes.
-    (``ddp_spawn`` cannot run solo's ``main_pretrain.py``: its ``dataset_with_index`` class is
-    local and does not pickle; the wrapped model under ``ddp_spawn`` is tested in
-    ``test_solo_ddp.py``.)"""
+    is re-launched by Lightning (or both ranks are started by torchrun), registers the plugin,
+    and E2MC (``gather: true``) computes its statistics over 2 x the local batch on both ranks;
+    the lr is scaled for 2 processes. (``ddp_spawn`` cannot run solo's ``main_pretrain.py``: its
+    ``dataset_with_index`` class is local and does not pickle; the wrapped model under
+    ``ddp_spawn`` is tested in ``test_solo_ddp.py``.)"""
     from e2mc_plugin.solo import launcher
 
     src = Path(launcher._installed_checkout("main_pretrain.py") or pytest.skip("no checkout"))
@@ -175,6 +178,7 @@ def test_solo_launcher_ddp_two_cpu_processes_gather_the_global_batch(tmp_path):
         src,
         pythonpath=[declared_entry_points(tmp_path / "meta"), spy_package(tmp_path / "spy")],
         env={"SPY_ROWS": str(rows)},
+        python_args=TORCHRUN if starter == "torchrun" else (),
     )
     seen = {r: (tmp_path / f"rows.{r}").read_text().split("\n")[:-1] for r in (0, 1)}
     assert seen[0] == seen[1] == [f"{local} {2 * local}"] * 2, seen  # 2 steps per rank

@@ -104,9 +104,11 @@ def cli(
     env: Optional[Dict[str, str]] = None,
     check: bool = True,
     timeout: int = 600,
+    python_args: Sequence[str] = (),
 ) -> subprocess.CompletedProcess:
-    """``python -m e2mc_plugin.cli ARGS`` in ``cwd`` with the host checkout ``src``, this tree
-    and ``pythonpath`` first on ``PYTHONPATH``; asserts exit code 0 when ``check``."""
+    """``python [PYTHON_ARGS] -m e2mc_plugin.cli ARGS`` in ``cwd`` with the host checkout
+    ``src``, this tree and ``pythonpath`` first on ``PYTHONPATH``; asserts exit code 0 when
+    ``check``. ``python_args``, e.g. ``-m torch.distributed.run --nproc_per_node=2``."""
     path = [str(p) for p in pythonpath] + [str(REPO)]
     if os.environ.get("PYTHONPATH"):
         path.append(os.environ["PYTHONPATH"])
@@ -119,7 +121,7 @@ def cli(
     )
     full_env.update(env or {})
     proc = subprocess.run(
-        [sys.executable, "-m", "e2mc_plugin.cli", *args],
+        [sys.executable, *python_args, "-m", "e2mc_plugin.cli", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,
