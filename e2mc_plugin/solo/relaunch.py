@@ -26,7 +26,7 @@ import os
 import sys
 import types
 from pathlib import Path
-from typing import ContextManager, Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 __all__ = [
     "ENTRY_SCRIPT",
@@ -111,23 +111,19 @@ def run_as_main(script: Path) -> None:
             sys.modules["__main__"] = before
 
 
-def run_host(script: Path, args: Sequence[str], around: Optional[ContextManager] = None) -> int:
+def run_host(script: Path, args: Sequence[str]) -> int:
     """Run ``script`` as ``__main__`` in this process with ``sys.argv = [ENTRY_SCRIPT, *args]``
     and ``$E2MC_PLUGIN_HOST_SCRIPT = script`` (see the module docstring); return its exit code.
-
-    ``around``: a context manager entered around the run (e.g. the CPU shim). The hydra
-    launchers run with the lr scaled by the real device count (``host_devices``)."""
+    The hydra launchers run with the lr scaled by the real device count (``host_devices``)."""
     from e2mc_plugin.solo.host_devices import scaling_by_device_count
 
-    scaling = scaling_by_device_count() if script.name in HYDRA_SCRIPTS else None
     argv_before = sys.argv
     sys.argv = [str(ENTRY_SCRIPT), *args]
     try:
-        with (
-            environ(HOST_SCRIPT_ENV, str(script)),
-            scaling or contextlib.nullcontext(),
-            around or contextlib.nullcontext(),
-        ):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(environ(HOST_SCRIPT_ENV, str(script)))
+            if script.name in HYDRA_SCRIPTS:
+                stack.enter_context(scaling_by_device_count())
             run_as_main(script)
     except SystemExit as exc:  # argparse / hydra exit codes
         code = exc.code

@@ -246,6 +246,9 @@ def test_solo_launcher_pretrain_knn_umap_linear_end_to_end(tmp_path, knn_cli_arg
         temperature=0.1,
         distance_function="euclidean",
     )
+    if not torch.cuda.is_available():  # the host's main_knn.py without --cpu ends with a hint
+        bare = cli(["knn", *knn_args], tmp_path, src, pythonpath=[meta], check=False)
+        assert bare.returncode == 1 and "add --cpu (e2mc-plugin knn --cpu ...)" in bare.stderr
     knn = cli(["knn", "--cpu", *knn_args], tmp_path, src, pythonpath=[meta])
     assert "Result: acc@1=" in knn.stdout
     knn_file = json.loads((runs[0] / "knn_metrics.json").read_text())
