@@ -92,8 +92,8 @@ def format_record(record: Dict[str, Any], metrics_file: Optional[Path]) -> str:
     if record.get("checkpoint"):
         lines.append(f"  last checkpoint:   {record['checkpoint']}")
     lines.append(f"  metrics file:      {metrics_file or '(not written: folder not writable)'}")
-    metrics = record.get("metrics") or {}
-    if isinstance(metrics, dict):
+    metrics = _headline(record.get("metrics") or {})
+    if record.get("metrics") is not None:
         if not metrics:
             lines.append("  final metrics:     (none logged)")
         else:
@@ -106,6 +106,18 @@ def format_record(record: Dict[str, Any], metrics_file: Optional[Path]) -> str:
             f"acc@5={_fmt(row['acc5'])}"
         )
     return "\n".join(lines)
+
+
+def _headline(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    """The metrics without Lightning's ``<key>_step`` / ``<key>_epoch`` copies of a logged
+    ``<key>`` (the file keeps them all)."""
+    out = {}
+    for key, value in metrics.items():
+        base = key.rsplit("_", 1)[0]
+        if key.endswith(("_step", "_epoch")) and base in metrics:
+            continue
+        out[key] = value
+    return out
 
 
 def _fmt(value: Any) -> str:

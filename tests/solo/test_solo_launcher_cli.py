@@ -299,3 +299,12 @@ def test_solo_launcher_refuses_an_unparseable_override_before_running(
     assert launcher.main_pretrain(["--solo-src", str(tmp_path), bad]) == 2
     err = capsys.readouterr().err
     assert "write it as 'pretrained={path: \"/ckpt/run-ep=3.ckpt\", format: solo}'" in err
+
+
+def test_solo_launcher_summary_prints_each_logged_metric_once():
+    from e2mc_plugin.solo.run_summary import format_record
+
+    metrics = {"loss": 1.5, "loss_step": 2.0, "loss_epoch": 1.5, "lr_step": 0.1, "acc": None}
+    record = {"command": "linear", "folder": "/r", "checkpoint": "/r/a.ckpt", "metrics": metrics}
+    lines = format_record(record, "/r/metrics.json").splitlines()
+    assert lines[-3:] == ["    loss     1.5", "    lr_step  0.1", "    acc      None"]
