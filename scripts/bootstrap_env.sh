@@ -75,3 +75,12 @@ case "$WHICH" in all|1.0.6)
     log "host 1.0.6: skipped (no solo-learn main source: set SOLO_LEARN_SRC, clone into $E2MC_HOME/solo-learn-src, or provide ../shared/hosts/solo-learn-*.tar.gz)"
   fi ;;
 esac
+
+# Say how to reach the command: the environments are plain venvs, nothing is put on PATH.
+for h in 1.0.6 1.0.2; do
+  case "$WHICH" in all|"$h") ;; *) continue ;; esac
+  [ -x "$E2MC_HOME/host-$h/bin/e2mc-plugin" ] || continue
+  if [ "$h" = 1.0.6 ]; then what="e2mc-plugin pretrain|linear|knn|umap|convert|demo"; else what="the Python API (e2mc_plugin.solo.api), e2mc-plugin convert|demo"; fi
+  log "host $h: source $E2MC_HOME/host-$h/bin/activate   # then: $what"
+  log "          (or without activating: $E2MC_HOME/host-$h/bin/e2mc-plugin --help)"
+done

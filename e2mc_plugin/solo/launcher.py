@@ -2,10 +2,11 @@
 
 Runs the host's own launcher (``main_pretrain.py``, ``main_linear.py``, ``main_knn.py``,
 ``main_umap.py`` of a solo-learn 1.0.6 source checkout) unchanged, in this process, after
-registering the plugin's ``<method>_aux`` variants into ``solo.methods.METHODS``::
+registering the plugin's ``<method>_aux`` variants into ``solo.methods.METHODS``
+(:mod:`e2mc_plugin.solo.relaunch`; every DDP rank does the same)::
 
-    sys.argv = [script, *ARGS]
-    runpy.run_path("<checkout>/main_pretrain.py", run_name="__main__")
+    sys.argv = [<plugin rank entry script>, *ARGS]
+    exec "<checkout>/main_pretrain.py" as __main__   # like runpy.run_path, argv[0] kept
 
 The working directory is not changed; ARGS are the host's own (hydra overrides for pretrain /
 linear, argparse flags for knn / umap) plus:
@@ -15,21 +16,23 @@ linear, argparse flags for knn / umap) plus:
     wheels do not ship the ``main_*.py`` launchers.
     The checkout is put first on ``sys.path`` so its ``solo`` package is the one imported.
 ``--cpu``
-    CPU conveniences. pretrain / linear: appends ``accelerator=cpu``, ``devices='1'`` (solo takes
-    ``len(devices)``: an int crashes, ``[0]`` is rejected on CPU), ``strategy=auto``,
-    ``sync_batchnorm=False``, ``precision=32`` unless ARGS already set them. knn / umap: those
-    launchers hard-code CUDA (``im.cuda()``, ``device = "cuda:0"``); ``--cpu`` runs them with
-    ``Tensor.cuda`` / ``Module.cuda`` as no-ops and ``.to("cuda...")`` mapped to the CPU, for the
-    duration of the call only. Host files are never edited.
+    CPU conveniences. pretrain / linear: appends ``accelerator=cpu``, ``devices='1'``,
+    ``strategy=auto``, ``sync_batchnorm=False``, ``precision=32`` unless ARGS already set them
+    (``--cpu strategy=ddp devices=2``: two CPU processes over gloo). knn / umap: those launchers
+    hard-code CUDA; ``--cpu`` runs them under :func:`~e2mc_plugin.solo.cpu_shim.cpu_shim`.
 
-Relative ``--config-path`` / ``-cp`` values are made absolute against the current directory
-(hydra would resolve them against the host's ``main_*.py``). With the plugin installed, the
-``hydra_plugins.e2mc_plugin_searchpath`` plugin also puts the plugin's ``configs/`` on hydra's
-search path: ``--config-name pretrain/vicreg/e2mc`` works without ``--config-path``.
+pretrain / linear also: relative ``--config-path`` / ``-cp`` values are made absolute, a value
+holding ``=`` is quoted (:mod:`e2mc_plugin.solo.overrides`), solo's lr scaling counts the
+processes Lightning really starts (``devices=2`` works; :mod:`e2mc_plugin.solo.host_devices`),
+and the run ends with its checkpoint folder, ``metrics.json`` and final metrics
+(:mod:`e2mc_plugin.solo.callbacks`). With the plugin installed, the
+``hydra_plugins.e2mc_plugin_searchpath`` plugin puts the plugin's ``configs/`` on hydra's search
+path: ``--config-name pretrain/vicreg/e2mc`` works without ``--config-path``.
 
 kNN / UMAP rebuild the method from the checkpoint's ``args.json``; the ``pretrained`` block
 recorded there is skipped (``E2MC_PLUGIN_SKIP_PRETRAINED=1``): the weights come from the
-checkpoint being evaluated.
+checkpoint being evaluated, and a moved or deleted init file does not matter. kNN ends with its
+results, also written to ``knn_metrics.json`` in the evaluated checkpoint folder.
 """
 
 from __future__ import annotations
@@ -37,10 +40,20 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import runpy
 import sys
+import traceback
+from importlib import metadata
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
+
+from e2mc_plugin.solo.cpu_shim import cpu_shim
+from e2mc_plugin.solo.overrides import (
+    OverrideError,
+    absolute_config_path,
+    cpu_overrides,
+    quote_equals,
+)
+from e2mc_plugin.solo.relaunch import LauncherError, environ, prepare_host, run_host
 
 __all__ = [
     "main_pretrain",
@@ -61,17 +74,7 @@ SCRIPTS = {
     "umap": "main_umap.py",
 }
 HYDRA_COMMANDS = ("pretrain", "linear")
-CPU_OVERRIDES = (
-    ("accelerator", "cpu"),
-    ("devices", "'1'"),
-    ("strategy", "auto"),
-    ("sync_batchnorm", "False"),
-    ("precision", "32"),
-)
-
-
-class LauncherError(RuntimeError):
-    """The launcher cannot start (no checkout, missing script...)."""
+CALLBACKS_GROUP = "lightning.pytorch.callbacks_factory"  # the 1.0.6 host's Lightning 2.x
 
 
 def _installed_checkout(script: str) -> Optional[str]:
@@ -127,149 +130,115 @@ def _split_flags(argv: Sequence[str]) -> Tuple[List[str], Optional[str], bool]:
     return rest, solo_src, cpu
 
 
-def _absolute_config_path(argv: List[str]) -> List[str]:
-    out: List[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("--config-path", "-cp") and i + 1 < len(argv):
-            out += [arg, _abs(argv[i + 1])]
-            i += 2
-            continue
-        for flag in ("--config-path=", "-cp="):
-            if arg.startswith(flag):
-                arg = flag + _abs(arg[len(flag) :])
-        out.append(arg)
-        i += 1
-    return out
+def _summary_installed() -> bool:
+    """Whether this install declares the plugin's ``callbacks_factory`` entry point."""
+    return any(
+        ep.value.startswith("e2mc_plugin.solo.callbacks")
+        for ep in metadata.entry_points(group=CALLBACKS_GROUP)
+    )
 
 
-def _abs(path: str) -> str:
-    if "://" in path or os.path.isabs(path):
-        return path
-    return str(Path(path).resolve())
+def _hydra_args(args: List[str], cpu: bool) -> Tuple[List[str], List[str]]:
+    args, notes = quote_equals(absolute_config_path(args))
+    return (args + cpu_overrides(args) if cpu else args), notes
 
 
-def _override_key(arg: str) -> str:
-    return arg.split("=", 1)[0].lstrip("+~") if "=" in arg and not arg.startswith("-") else ""
-
-
-def _cpu_overrides(argv: List[str]) -> List[str]:
-    given = {_override_key(a) for a in argv}
-    return [f"++{k}={v}" for k, v in CPU_OVERRIDES if k not in given]
-
-
-def _to_cpu(device):
+def _cuda_hint(command: str, err: BaseException) -> Optional[str]:
+    """The hint for a CUDA failure of knn / umap without ``--cpu`` on a machine with no GPU."""
     import torch
 
-    if isinstance(device, str) and device.startswith("cuda"):
-        return "cpu"
-    if isinstance(device, torch.device) and device.type == "cuda":
-        return torch.device("cpu")
-    if isinstance(device, int) and not isinstance(device, bool):
-        return "cpu"  # .to(0) / .cuda(0) style device ordinals
-    return device
+    text = f"{type(err).__name__} {err}".lower()
+    if torch.cuda.is_available() or not ("cuda" in text or "nvidia" in text):
+        return None
+    return (
+        f"e2mc-plugin {command}: this machine has no usable CUDA device and the host's "
+        f"{SCRIPTS[command]} moves the model and batches to CUDA; add --cpu "
+        f"(e2mc-plugin {command} --cpu ...)"
+    )
 
 
-@contextlib.contextmanager
-def cpu_shim() -> Iterator[None]:
-    """Run CUDA-hard-coded host code on the CPU: ``Tensor.cuda`` / ``Module.cuda`` return the
-    object unchanged and CUDA devices given to ``Tensor.to`` / ``Module.to`` become the CPU.
-    Everything is restored on exit."""
-    import torch
-    from torch import nn
+def _knn_summary(args: Sequence[str], printed: str) -> None:
+    from e2mc_plugin.solo.run_summary import (
+        KNN_METRICS_FILE,
+        format_record,
+        parse_knn,
+        write_record,
+    )
 
-    saved = (torch.Tensor.cuda, nn.Module.cuda, torch.Tensor.to, nn.Module.to)
-    tensor_to, module_to = torch.Tensor.to, nn.Module.to
-
-    def tensor_cuda(self, *args, **kwargs):
-        return self
-
-    def module_cuda(self, *args, **kwargs):
-        return self
-
-    def tensor_to_cpu(self, *args, **kwargs):
-        args = tuple(_to_cpu(a) for a in args)
-        if "device" in kwargs:
-            kwargs["device"] = _to_cpu(kwargs["device"])
-        return tensor_to(self, *args, **kwargs)
-
-    def module_to_cpu(self, *args, **kwargs):
-        args = tuple(_to_cpu(a) for a in args)
-        if "device" in kwargs:
-            kwargs["device"] = _to_cpu(kwargs["device"])
-        return module_to(self, *args, **kwargs)
-
-    torch.Tensor.cuda, nn.Module.cuda = tensor_cuda, module_cuda
-    torch.Tensor.to, nn.Module.to = tensor_to_cpu, module_to_cpu
-    try:
-        yield
-    finally:
-        torch.Tensor.cuda, nn.Module.cuda, torch.Tensor.to, nn.Module.to = saved
+    folder = _flag_value(args, "--pretrained_checkpoint_dir")
+    rows = parse_knn(printed)
+    record = {"command": "knn", "folder": str(Path(folder).resolve()) if folder else None}
+    record.update(metrics=None, results=rows)
+    written = write_record(record, Path(folder) / KNN_METRICS_FILE) if folder and rows else None
+    print("\n" + format_record(record, written), flush=True)
 
 
-def _put_checkout_first(root: Path) -> None:
-    """Import ``solo`` from the checkout whose launcher runs."""
-    loaded = sys.modules.get("solo")
-    if loaded is not None:
-        where = Path(getattr(loaded, "__file__", "") or ".").resolve()
-        if root not in where.parents:
-            raise LauncherError(
-                f"solo is already imported from {where.parent}, not from the checkout {root}; "
-                "run the launcher in a fresh process"
-            )
-        return
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+def _umap_summary() -> None:
+    plots = [p.resolve() for p in map(Path, ("im100_train_umap.pdf", "im100_val_umap.pdf"))]
+    found = [str(p) for p in plots if p.is_file()]
+    print("\ne2mc-plugin umap: done\n  plots: " + (", ".join(found) or "(none written)"))
+
+
+def _flag_value(args: Sequence[str], flag: str) -> Optional[str]:
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def run(command: str, argv: Sequence[str]) -> int:
     """Run the host's ``main_<command>.py`` with the plugin registered; return its exit code."""
+    notes: List[str] = []
     try:
         args, solo_src, cpu = _split_flags(list(argv))
         root = find_host_checkout(solo_src, command)
-        _put_checkout_first(root)
-    except LauncherError as err:
+        prepare_host(root, command)
+        if command in HYDRA_COMMANDS:
+            args, notes = _hydra_args(args, cpu)
+    except (LauncherError, OverrideError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
 
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.registration import register
+    from e2mc_plugin.solo.callbacks import SUMMARY_ENV
+    from e2mc_plugin.solo.run_summary import Tee
     from e2mc_plugin.solo.wrapper import SKIP_PRETRAINED_ENV
 
-    if not compat.CFG_API:
-        print(
-            f"error: e2mc-plugin {command} runs solo-learn 1.0.6 launchers; this environment "
-            f"imports solo-learn {compat.HOST_DIST_VERSION or compat.HOST_VERSION}. Use the Python "
-            "API (e2mc_plugin.solo.api) on 1.0.2.",
-            file=sys.stderr,
-        )
-        return 2
-    register()
-
-    if command in HYDRA_COMMANDS:
-        args = _absolute_config_path(args)
-        if cpu:
-            args += _cpu_overrides(args)
-    env_before = os.environ.get(SKIP_PRETRAINED_ENV)
-    if command in ("knn", "umap"):
-        os.environ[SKIP_PRETRAINED_ENV] = "1"
-    script = root / SCRIPTS[command]
-    argv_before = sys.argv
-    sys.argv = [str(script), *args]
-    try:
-        with cpu_shim() if cpu and command in ("knn", "umap") else contextlib.nullcontext():
-            runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as exc:  # argparse / hydra exit codes
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
-    finally:
-        sys.argv = argv_before
-        if env_before is None:
-            os.environ.pop(SKIP_PRETRAINED_ENV, None)
+    tee: Optional[Tee] = None
+    with contextlib.ExitStack() as stack:
+        if command in HYDRA_COMMANDS:
+            stack.enter_context(environ(SUMMARY_ENV, command))
+            if not _summary_installed():
+                print(
+                    f"note: this e2mc-plugin install does not declare its {CALLBACKS_GROUP} "
+                    "entry point (an install older than the source); reinstall it "
+                    "(pip install -e .) to get the end-of-run summary",
+                    file=sys.stderr,
+                )
         else:
-            os.environ[SKIP_PRETRAINED_ENV] = env_before
-    return 0
+            stack.enter_context(environ(SKIP_PRETRAINED_ENV, "1"))
+        if cpu and command in ("knn", "umap"):
+            stack.enter_context(cpu_shim())
+        if command == "knn":
+            tee = Tee(sys.stdout)
+            stack.enter_context(contextlib.redirect_stdout(tee))
+        try:
+            code = run_host(root / SCRIPTS[command], args)
+        except Exception as err:
+            hint = None if cpu or command in HYDRA_COMMANDS else _cuda_hint(command, err)
+            if hint is None:
+                raise
+            traceback.print_exc()
+            print(f"\nerror: {hint}", file=sys.stderr)
+            return 1
+    if code == 0 and tee is not None:
+        _knn_summary(args, tee.getvalue())
+    elif code == 0 and command == "umap":
+        _umap_summary()
+    return code
 
 
 def main_pretrain(argv: Sequence[str]) -> int:

@@ -4,7 +4,8 @@
 host's own VICReg, which ignores those blocks and trains without them. The ``_aux`` variants exist
 to prevent exactly this; the guard catches the plain name at ``setup`` (before the first step, in
 every process), and also refuses misspelled or misplaced plugin blocks (``aux_loss:``,
-``method_kwargs.aux_losses``) on any method. The launcher adds it to the host's callbacks.
+``method_kwargs.aux_losses``) on any method. The plugin adds it to every host Trainer through
+the ``callbacks_factory`` entry points (:mod:`e2mc_plugin.solo.callbacks`).
 """
 
 from __future__ import annotations

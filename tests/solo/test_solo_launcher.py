@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+# tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from launcher_env import cli, declared_entry_points, image_folder  # noqa: E402
+
+_image_folder = image_folder
 
 
 def test_solo_launcher_without_checkout_says_what_to_do(monkeypatch, capsys):
@@ -51,7 +56,7 @@ def test_solo_launcher_rejects_a_folder_without_the_script(tmp_path, capsys):
 
 
 def test_solo_launcher_flags_and_overrides():
-    from e2mc_plugin.solo import launcher
+    from e2mc_plugin.solo import launcher, overrides
 
     args, src, cpu = launcher._split_flags(
         ["a=1", "--solo-src", "/s", "--cpu", "--config-name", "n"]
@@ -59,13 +64,13 @@ def test_solo_launcher_flags_and_overrides():
     assert (args, src, cpu) == (["a=1", "--config-name", "n"], "/s", True)
     assert launcher._split_flags(["--solo-src=/t"])[1] == "/t"
     cwd = Path.cwd()
-    assert launcher._absolute_config_path(["--config-path", "rel", "-cp=/abs", "x=1"]) == [
+    assert overrides.absolute_config_path(["--config-path", "rel", "-cp=/abs", "x=1"]) == [
         "--config-path",
         str(cwd / "rel"),
         "-cp=/abs",
         "x=1",
     ]
-    extra = launcher._cpu_overrides(["accelerator=gpu", "++precision=16", "devices=[0]"])
+    extra = overrides.cpu_overrides(["accelerator=gpu", "++precision=16", "devices=[0]"])
     assert extra == ["++strategy=auto", "++sync_batchnorm=False"]  # the user's keys win
 
 
@@ -125,20 +130,6 @@ def _checkout() -> Path:
     return root
 
 
-def _image_folder(root: Path, classes: int, per_class: int, seed: int) -> Path:
-    from PIL import Image
-
-    g = torch.Generator().manual_seed(seed)
-    for c in range(classes):
-        (root / f"class{c}").mkdir(parents=True)
-        base = torch.rand(3, generator=g) * 255
-        for i in range(per_class):
-            noise = torch.rand(32, 32, 3, generator=g) * 80
-            img = (base + noise).clamp(0, 255).to(torch.uint8).numpy()
-            Image.fromarray(img).save(root / f"class{c}" / f"{i}.png")
-    return root
-
-
 PRETRAIN_YAML = """
 defaults:
   - _self_
@@ -189,7 +180,7 @@ hydra:
   run:
     dir: .
 name: e2e-linear
-pretrained_feature_extractor: CKPT
+pretrained_feature_extractor: null  # given on the command line
 pretrain_method: vicreg_aux
 backbone: {name: resnet18}
 data: {dataset: custom, train_path: TRAIN, val_path: VAL, format: image_folder, num_workers: 0}
@@ -206,40 +197,32 @@ enable_progress_bar: False
 """
 
 
-def _cli(args, cwd: Path, src: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, SOLO_LEARN_SRC=str(src), OMP_NUM_THREADS="1", WANDB_MODE="disabled")
-    proc = subprocess.run(
-        [sys.executable, "-m", "e2mc_plugin.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, f"{args[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    return proc
-
-
 @pytest.mark.slow
 @pytest.mark.host106
-def test_solo_launcher_pretrain_knn_linear_end_to_end(tmp_path, knn_cli_args):
+def test_solo_launcher_pretrain_knn_umap_linear_end_to_end(tmp_path, knn_cli_args):
+    """One CPU epoch through the host's launchers; each run ends with where it left its results
+    (checkpoint folder, metrics file, final metrics); the linear probe takes solo's checkpoint
+    name (``...-ep=0.ckpt``) unquoted on the command line; UMAP plots the checkpoint."""
+    pytest.importorskip("umap")
     src = _checkout()
+    meta = declared_entry_points(tmp_path / "meta")
     train = _image_folder(tmp_path / "data" / "train", classes=5, per_class=8, seed=0)
     val = _image_folder(tmp_path / "data" / "val", classes=5, per_class=2, seed=1)
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "pretrain.yaml").write_text(
         PRETRAIN_YAML.replace("TRAIN", str(train)).replace("VAL", str(val))
     )
-    _cli(
+    pre = cli(
         ["pretrain", "--cpu", "--config-path", "recipes", "--config-name", "pretrain.yaml"],
         tmp_path,
         src,
+        pythonpath=[meta],
     )
 
     runs = list((tmp_path / "trained_models" / "vicreg_aux").iterdir())
     assert len(runs) == 1
     ckpts = list(runs[0].glob("*.ckpt"))
-    assert len(ckpts) == 1
+    assert len(ckpts) == 1 and "=" in ckpts[0].name
     args = json.loads((runs[0] / "args.json").read_text())
     assert args["method"] == "vicreg_aux"
     assert args["aux_losses"] == [
@@ -249,36 +232,70 @@ def test_solo_launcher_pretrain_knn_linear_end_to_end(tmp_path, knn_cli_args):
     assert any(k.startswith("backbone.") for k in state) and any(
         k.startswith("projector.") for k in state
     )
+    summary = json.loads((runs[0] / "metrics.json").read_text())
+    assert summary["checkpoint"] == str(ckpts[0].resolve())
+    assert {"train_aux/loss", "val_acc1"} <= set(summary["metrics"]), summary["metrics"]
+    assert f"checkpoint folder: {runs[0].resolve()}" in pre.stdout
+    assert "val_acc1" in pre.stdout.split("final metrics:")[-1]
 
-    knn = _cli(
+    knn_args = knn_cli_args(
+        runs[0],
+        train,
+        val,
+        data_format="image_folder",
+        temperature=0.1,
+        distance_function="euclidean",
+    )
+    if not torch.cuda.is_available():  # the host's main_knn.py without --cpu ends with a hint
+        bare = cli(["knn", *knn_args], tmp_path, src, pythonpath=[meta], check=False)
+        assert bare.returncode == 1 and "add --cpu (e2mc-plugin knn --cpu ...)" in bare.stderr
+    knn = cli(["knn", "--cpu", *knn_args], tmp_path, src, pythonpath=[meta])
+    assert "Result: acc@1=" in knn.stdout
+    knn_file = json.loads((runs[0] / "knn_metrics.json").read_text())
+    (row,) = knn_file["results"]
+    assert row["feature"] == "backbone" and "k=3" in row["params"]
+    printed = knn.stdout.split("Result: acc@1=")[1].split(",")[0]
+    assert row["acc1"] == pytest.approx(float(printed))  # the host's own printed number
+    assert f"metrics file:      {runs[0].resolve() / 'knn_metrics.json'}" in knn.stdout
+
+    keep = ("pretrained_checkpoint_dir", "dataset", "train_data_path", "val_data_path")
+    umap_args = _flags(knn_args, *keep, "data_format", "batch_size", "num_workers")
+    um = cli(["umap", "--cpu", *umap_args], tmp_path, src, pythonpath=[meta])
+    for split in ("train", "val"):
+        assert (tmp_path / f"im100_{split}_umap.pdf").stat().st_size > 0
+    assert str(tmp_path / "im100_val_umap.pdf") in um.stdout
+
+    (tmp_path / "recipes" / "linear.yaml").write_text(
+        LINEAR_YAML.replace("TRAIN", str(train)).replace("VAL", str(val))
+    )
+    lin = cli(
         [
-            "knn",
+            "linear",
             "--cpu",
-            *knn_cli_args(
-                runs[0],
-                train,
-                val,
-                data_format="image_folder",
-                temperature=0.1,
-                distance_function="euclidean",
-            ),
+            "--config-path",
+            "recipes",
+            "--config-name",
+            "linear.yaml",
+            f"pretrained_feature_extractor={ckpts[0]}",  # unquoted '=' in solo's file name
         ],
         tmp_path,
         src,
+        pythonpath=[meta],
     )
-    assert "Result: acc@1=" in knn.stdout
+    assert "is quoted" in lin.stderr
+    (linear_ckpt,) = (tmp_path / "trained_models" / "linear").rglob("*.ckpt")
+    lin_summary = json.loads((linear_ckpt.parent / "metrics.json").read_text())
+    assert "val_acc1" in lin_summary["metrics"]
+    assert f"checkpoint folder: {linear_ckpt.parent.resolve()}" in lin.stdout
 
-    (tmp_path / "recipes" / "linear.yaml").write_text(
-        LINEAR_YAML.replace("CKPT", str(ckpts[0]))
-        .replace("TRAIN", str(train))
-        .replace("VAL", str(val))
-    )
-    _cli(
-        ["linear", "--cpu", "--config-path", "recipes", "--config-name", "linear.yaml"],
-        tmp_path,
-        src,
-    )
-    assert list((tmp_path / "trained_models" / "linear").rglob("*.ckpt"))
+
+def _flags(args, *names):
+    """The ``--name value`` pairs of ``args`` for ``names``."""
+    out = []
+    for i, arg in enumerate(args):
+        if arg.startswith("--") and arg[2:] in names:
+            out += [arg, args[i + 1]]
+    return out
 
 
 @pytest.mark.host102

@@ -1,0 +1,167 @@
+"""What a run leaves behind, printed at its end: checkpoint folder, metrics file, final metrics.
+
+Pretrain / linear: :func:`fit_record` reads a finished Lightning ``Trainer`` (solo's
+``Checkpointer`` folder and last checkpoint, ``trainer.callback_metrics``), :func:`write_record`
+stores it as ``metrics.json`` beside the checkpoints. kNN (``main_knn.py`` only prints):
+:func:`parse_knn` reads its printed results (``Result: acc@1=..., acc@5=...`` after each
+``Running k-NN with params: ...`` under ``### BACKBONE ###`` / ``### PROJECTOR ###``), and the
+launcher writes them as ``knn_metrics.json`` into the evaluated checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, TextIO
+
+__all__ = [
+    "METRICS_FILE",
+    "KNN_METRICS_FILE",
+    "Tee",
+    "fit_record",
+    "format_record",
+    "parse_knn",
+    "write_record",
+]
+
+METRICS_FILE = "metrics.json"
+KNN_METRICS_FILE = "knn_metrics.json"
+
+_FEATURE = re.compile(r"^### (\w+) ###$")
+_PARAMS = re.compile(r"^Running k-NN with params: (.*?)\.\.\.$")
+_RESULT = re.compile(r"^Result: acc@1=([^,]+), acc@5=(\S+)$")
+
+
+def _number(value: Any) -> Any:
+    """A float for a scalar tensor / number (None for NaN stays NaN in JSON as null)."""
+    try:
+        out = float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError, RuntimeError):
+        return str(value)
+    return None if math.isnan(out) else out
+
+
+def _checkpointer(trainer: Any) -> Optional[Any]:
+    """solo-learn's ``Checkpointer`` among the trainer's callbacks (it picks the run folder)."""
+    try:
+        from solo.utils.checkpointer import Checkpointer
+    except ImportError:  # pragma: no cover - a host without solo's checkpointer
+        return None
+    for callback in trainer.callbacks:
+        if isinstance(callback, Checkpointer) and hasattr(callback, "path"):
+            return callback
+    return None
+
+
+def fit_record(trainer: Any, command: str) -> Dict[str, Any]:
+    """``{"command", "folder", "checkpoint", "epoch", "global_step", "metrics"}`` of a finished
+    fit; ``folder`` is solo's checkpoint folder (None without ``checkpoint.enabled``)."""
+    ckpt = _checkpointer(trainer)
+    folder = Path(ckpt.path).resolve() if ckpt is not None else None
+    last = getattr(ckpt, "last_ckpt", None) if ckpt is not None else None
+    metrics = {k: _number(v) for k, v in sorted(trainer.callback_metrics.items())}
+    return {
+        "command": command,
+        "folder": str(folder) if folder else None,
+        "checkpoint": str(Path(last).resolve()) if last else None,
+        "epoch": int(trainer.current_epoch),
+        "global_step": int(trainer.global_step),
+        "metrics": metrics,
+    }
+
+
+def write_record(record: Dict[str, Any], path: Path) -> Optional[Path]:
+    """Write ``record`` as JSON to ``path``; None (and nothing written) if the folder is not
+    writable."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    except OSError:
+        return None
+    return path.resolve()
+
+
+def format_record(record: Dict[str, Any], metrics_file: Optional[Path]) -> str:
+    """The block printed at the end of a run."""
+    lines = [f"e2mc-plugin {record['command']}: done"]
+    folder = record.get("folder") or "(none: checkpoint.enabled is false)"
+    lines.append(f"  checkpoint folder: {folder}")
+    if record.get("checkpoint"):
+        lines.append(f"  last checkpoint:   {record['checkpoint']}")
+    lines.append(f"  metrics file:      {metrics_file or '(not written: folder not writable)'}")
+    metrics = _headline(record.get("metrics") or {})
+    if record.get("metrics") is not None:
+        if not metrics:
+            lines.append("  final metrics:     (none logged)")
+        else:
+            lines.append("  final metrics:")
+            width = max(map(len, metrics))
+            lines += [f"    {k:<{width}}  {_fmt(v)}" for k, v in metrics.items()]
+    for row in record.get("results", []):
+        lines.append(
+            f"  {row['feature']:<9} {row['params']}: acc@1={_fmt(row['acc1'])} "
+            f"acc@5={_fmt(row['acc5'])}"
+        )
+    return "\n".join(lines)
+
+
+def _headline(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    """The metrics without Lightning's ``<key>_step`` / ``<key>_epoch`` copies of a logged
+    ``<key>`` (the file keeps them all)."""
+    out = {}
+    for key, value in metrics.items():
+        base = key.rsplit("_", 1)[0]
+        if key.endswith(("_step", "_epoch")) and base in metrics:
+            continue
+        out[key] = value
+    return out
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def parse_knn(text: str) -> List[Dict[str, Any]]:
+    """The results ``main_knn.py`` printed: one row per (feature, params) with acc@1, acc@5."""
+    rows: List[Dict[str, Any]] = []
+    feature, params = "", ""
+    for line in text.splitlines():
+        line = line.strip()
+        if m := _FEATURE.match(line):
+            feature = m.group(1).lower()
+        elif m := _PARAMS.match(line):
+            params = m.group(1)
+        elif m := _RESULT.match(line):
+            rows.append(
+                {
+                    "feature": feature,
+                    "params": params,
+                    "acc1": _number(m.group(1)),
+                    "acc5": _number(m.group(2)),
+                }
+            )
+    return rows
+
+
+class Tee(io.TextIOBase):
+    """A text stream writing to ``stream`` and keeping a copy (``getvalue()``)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._copy = io.StringIO()
+
+    def write(self, text: str) -> int:
+        self._copy.write(text)
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def getvalue(self) -> str:
+        return self._copy.getvalue()

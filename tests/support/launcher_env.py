@@ -1,0 +1,135 @@
+"""Helpers of the launcher tests: what an install of this source tree declares, a third-party
+aux-loss package, tiny image folders, and ``python -m e2mc_plugin.cli`` in a subprocess.
+
+The host environments install the plugin in editable mode: its entry points are those of the
+source tree *at install time*. :func:`declared_entry_points` writes the entry points that
+``setup.cfg`` declares now into a ``e2mc_plugin-<version>.dist-info`` folder; put first on
+``PYTHONPATH``, it is the metadata ``importlib.metadata`` reads (distributions are de-duplicated
+by name, the first on ``sys.path`` wins), exactly as after a fresh ``pip install -e .``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _dist_info(root: Path, name: str, version: str, entry_points: Dict[str, Dict[str, str]]):
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = []
+    for group, entries in entry_points.items():
+        lines.append(f"[{group}]")
+        lines += [f"{k} = {v}" for k, v in entries.items()]
+        lines.append("")
+    (info / "entry_points.txt").write_text("\n".join(lines))
+    return info
+
+
+def declared_entry_points(root: Path) -> Path:
+    """``root`` holding a dist-info of this tree with the entry points of ``setup.cfg``."""
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    groups: Dict[str, Dict[str, str]] = {}
+    for group, value in cfg["options.entry_points"].items():
+        entries = {}
+        for line in value.strip().splitlines():
+            if line.strip() and not line.strip().startswith("#"):
+                key, target = (part.strip() for part in line.split("=", 1))
+                entries[key] = target
+        groups[group] = entries
+    _dist_info(root, cfg["metadata"]["name"], cfg["metadata"]["version"], groups)
+    return root
+
+
+SPY_SOURCE = '''
+"""A third-party aux loss: E2MC that records the rows it sees, per rank, before and after the
+global-batch gather (one line per forward: LOCAL GATHERED, in $SPY_ROWS.<rank>)."""
+import os
+
+import torch.distributed as dist
+
+from e2mc_plugin.aux_losses.e2mc import E2MCLoss
+
+
+class SpyE2MC(E2MCLoss):
+    name = "spy_e2mc"
+
+    def prepare(self, views):
+        out = super().prepare(views)
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        with open(f"{os.environ['SPY_ROWS']}.{rank}", "a") as f:
+            f.write(f"{views[0].shape[0]} {out[0].shape[0]}\\n")
+        return out
+'''
+
+
+def spy_package(root: Path) -> Path:
+    """``root`` holding ``spy_pkg`` (a :data:`SPY_SOURCE` aux loss ``spy_e2mc``) and its
+    dist-info registering it in the plugin's ``e2mc_plugin.aux_losses`` entry-point group."""
+    (root / "spy_pkg").mkdir(parents=True, exist_ok=True)
+    (root / "spy_pkg" / "__init__.py").write_text(SPY_SOURCE)
+    _dist_info(root, "spy_pkg", "0.0", {"e2mc_plugin.aux_losses": {"spy_e2mc": "spy_pkg:SpyE2MC"}})
+    return root
+
+
+def image_folder(root: Path, classes: int, per_class: int, seed: int) -> Path:
+    """``root/class<c>/<i>.png``: 32 x 32 RGB images, one base colour per class plus noise."""
+    import torch
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(seed)
+    for c in range(classes):
+        (root / f"class{c}").mkdir(parents=True)
+        base = torch.rand(3, generator=g) * 255
+        for i in range(per_class):
+            noise = torch.rand(32, 32, 3, generator=g) * 80
+            img = (base + noise).clamp(0, 255).to(torch.uint8).numpy()
+            Image.fromarray(img).save(root / f"class{c}" / f"{i}.png")
+    return root
+
+
+def cli(
+    args: Sequence[str],
+    cwd: Path,
+    src: Path,
+    pythonpath: Sequence[Path] = (),
+    env: Optional[Dict[str, str]] = None,
+    check: bool = True,
+    timeout: int = 600,
+    python_args: Sequence[str] = (),
+) -> subprocess.CompletedProcess:
+    """``python [PYTHON_ARGS] -m e2mc_plugin.cli ARGS`` in ``cwd`` with the host checkout
+    ``src``, this tree and ``pythonpath`` first on ``PYTHONPATH``; asserts exit code 0 when
+    ``check``. ``python_args``, e.g. ``-m torch.distributed.run --nproc_per_node=2``."""
+    path = [str(p) for p in pythonpath] + [str(REPO)]
+    if os.environ.get("PYTHONPATH"):
+        path.append(os.environ["PYTHONPATH"])
+    full_env = dict(
+        os.environ,
+        SOLO_LEARN_SRC=str(src),
+        OMP_NUM_THREADS="1",
+        WANDB_MODE="disabled",
+        PYTHONPATH=os.pathsep.join(path),
+    )
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, *python_args, "-m", "e2mc_plugin.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check:
+        assert proc.returncode == 0, (
+            f"{args[0]} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+    return proc
