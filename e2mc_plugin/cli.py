@@ -33,6 +33,11 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "main",
         "plots of a checkpoint's mapped marginals, 2-D scatters, neighbour distances",
     ),
+    "report": (
+        "e2mc_plugin.report.cli",
+        "main",
+        "sweep table and plot (kNN / linear vs a coefficient) of solo-learn run folders",
+    ),
     "list": ("e2mc_plugin.cli", "list_registered", "the registered aux losses and loaders"),
 }
 

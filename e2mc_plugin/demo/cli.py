@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="E2MC coefficient sweep instead of --aux: beta=1,10,100,1000 and/or gamma=...; "
         "given twice (beta and gamma), the grid of both",
     )
-    p.add_argument("--base-max-epochs", type=int, default=None, help="cap of the base (120)")
+    p.add_argument("--base-max-epochs", type=int, default=None, help="cap of the base (100)")
     p.add_argument("--base-eval-every", type=int, default=None, help="kNN every k epochs (5)")
     p.add_argument("--base-patience", type=int, default=None, help="evaluations without gain (3)")
     p.add_argument(

@@ -52,7 +52,7 @@ class DemoConfig:
     optimizer: str = "adamw"  # constant-lr LARS and SGD diverged here (see README)
     base_lr: float = 1e-3
     # base trained to a plateau of its kNN accuracy (see demo/plateau.py)
-    base_max_epochs: int = 120
+    base_max_epochs: int = 100
     base_eval_every: int = 5
     base_patience: int = 3
     base_min_delta: float = 0.005  # accuracy, i.e. 0.5 points
