@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from e2mc_plugin.demo.report import aggregate, format_significance, format_table, write_outputs
 from e2mc_plugin.aux_losses.paper import PAPER_COEFFICIENTS
 from e2mc_plugin.demo.preset import DemoConfig, aux_spec
+from e2mc_plugin.demo.report import aggregate, format_significance, format_table, write_outputs
 
 
 def test_demo_aux_spec_uses_paper_coefficients_and_names_valid_choices():

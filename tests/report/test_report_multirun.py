@@ -1,5 +1,5 @@
-"""``e2mc-plugin pretrain -m aux_losses.0.beta=10,100,1000``: a hydra multirun through the plugin's
-launcher (host 1.0.6, CPU, a tiny recipe), then ``e2mc-plugin report`` on the run folders it wrote."""
+"""``e2mc-plugin pretrain -m aux_losses.0.beta=10,100,1000``: a hydra multirun through the
+plugin's launcher (host 1.0.6, CPU, a tiny recipe), then ``e2mc-plugin report`` on its runs."""
 
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ def test_report_pretrain_multirun_over_beta_then_report(tmp_path):
     (tmp_path / "recipes" / "sweep.yaml").write_text(RECIPE.replace("TRAIN", str(train)))
     env = dict(os.environ, SOLO_LEARN_SRC=str(src), OMP_NUM_THREADS="1", WANDB_MODE="disabled")
     cmd = [sys.executable, "-m", "e2mc_plugin.cli", "pretrain", "--cpu", "--config-path",
-           "recipes", "--config-name", "sweep.yaml", "-m", "aux_losses.0.beta=10,100,1000"]  # fmt: skip
+           "recipes", "--config-name", "sweep.yaml",
+           "-m", "aux_losses.0.beta=10,100,1000"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
 
