@@ -4,7 +4,8 @@ The cache folder ``$E2MC_HOME/demo-bases/<method>-<hash>/`` (``E2MC_HOME`` defau
 ``~/.cache/e2mc-plugin``) holds ``base/base.ckpt`` + ``base/args.json`` (via
 :func:`e2mc_plugin.demo.train.save_method`), ``curve.csv`` and ``meta.json``; ``<hash>`` is the
 SHA-256 of every setting that determines the base (:func:`base_settings`), so changing any of
-them trains a new base. ``meta.json`` is written last: a folder without it is not a cache entry.
+them trains a new base. Training: :mod:`e2mc_plugin.demo.plateau` (two phases, each to a
+plateau). ``meta.json`` is written last: a folder without it is not a cache entry.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from torch import nn
 
@@ -34,7 +35,7 @@ from e2mc_plugin.demo.train import load_method, pretrain, save_method
 __all__ = ["BaseModel", "base_settings", "cache_dir", "criterion_of", "obtain_base", "HOME_ENV"]
 
 HOME_ENV = "E2MC_HOME"
-_PROTOCOL = 2  # bump when the training code changes what a given set of settings produces
+_PROTOCOL = 3  # bump when the training code changes what a given set of settings produces
 
 
 @dataclass
@@ -64,7 +65,7 @@ def base_settings(dc: DemoConfig) -> Dict[str, Any]:
     keys = (
         "method size batch_size optimizer base_lr base_max_epochs base_eval_every base_patience "
         "base_min_delta proj_hidden_dim proj_output_dim knn_k test_fraction split_seed base_seed "
-        "limit limit_train_batches"
+        "limit limit_train_batches base_cooldown continued_lr_scale"
     ).split()
     out = {k: getattr(dc, k) for k in keys}
     out.update(protocol=_PROTOCOL, host=compat.HOST_VERSION, torch=torch.__version__)
@@ -79,38 +80,65 @@ def cache_dir(dc: DemoConfig) -> str:
     return os.path.join(home, "demo-bases", f"{dc.method}-{digest[:16]}")
 
 
-def _train(
-    dc: DemoConfig, split: DigitsSplit, folder: str, log: Callable[[str], None], root_dir: str
-) -> Tuple[nn.Module, Dict[str, Any], List[Tuple[int, float]], Dict[str, Any]]:
-    crit = criterion_of(dc)
-    cfg = method_cfg(dc, lr=dc.base_lr, epochs=crit.max_epochs)
-    tracker = PlateauTracker(crit)
+def _phase(
+    dc: DemoConfig,
+    split: DigitsSplit,
+    tracker: PlateauTracker,
+    *,
+    lr: float,
+    pretrained: Optional[str],
+    log: Callable[[str], None],
+    root_dir: str,
+) -> Tuple[nn.Module, Dict[str, Any]]:
+    """Train at ``lr`` until ``tracker`` stops; returns the model and its stage config."""
+    crit = tracker.criterion
+    cfg = method_cfg(dc, lr=lr, pretrained=pretrained, epochs=crit.max_epochs)
     score = knn_monitor(split, k=dc.knn_k, seed=dc.split_seed)
-    t0 = time.perf_counter()
     model = pretrain(
         cfg,
         split,
         epochs=crit.max_epochs,
-        seed=dc.base_seed,
+        seed=dc.base_seed + tracker.offset,
         batch_size=dc.batch_size,
-        desc=f"base {dc.method} (<= {crit.max_epochs} ep)",
+        desc=f"base {dc.method} at lr {lr:g} (<= {crit.max_epochs} ep)",
         progress=dc.progress,
         limit_train_batches=dc.limit_train_batches,
         root_dir=root_dir,
-        callbacks=[plateau_callback(tracker, score, log)],
+        callbacks=[plateau_callback(tracker, score, log, score_start=pretrained is None)],
     )
+    return model, cfg
+
+
+def _train(
+    dc: DemoConfig, split: DigitsSplit, folder: str, log: Callable[[str], None], root_dir: str
+) -> Tuple[nn.Module, Dict[str, Any], List[Tuple[int, float]], Dict[str, Any]]:
+    """Phase 1 at the base lr, then (``dc.base_cooldown``) phase 2 at the continued lr."""
+    crit = criterion_of(dc)
+    t0 = time.perf_counter()
+    lrs = [dc.base_lr] + ([dc.continued_lr] if dc.base_cooldown else [])
+    history: List[Tuple[int, float]] = []
+    phases: List[Dict[str, Any]] = []
+    path: Optional[str] = None
+    for i, lr in enumerate(lrs):
+        tracker = PlateauTracker(crit, offset=history[-1][0] if history else 0)
+        log(f"[base] phase {i + 1}/{len(lrs)}: lr {lr:g}")
+        model, cfg = _phase(dc, split, tracker, lr=lr, pretrained=path, log=log, root_dir=root_dir)
+        history += tracker.history
+        phases.append(
+            {"lr": lr, "end_epoch": history[-1][0], "reason": tracker.reason or "cap"}
+            | {"best": tracker.best, "best_epoch": tracker.best_epoch}
+        )
+        path = save_method(model, cfg, os.path.join(folder, "base"), "base")
     info = {
-        "epochs": tracker.history[-1][0],
-        "reason": tracker.reason or "cap",
-        "best": tracker.best,
-        "best_epoch": tracker.best_epoch,
+        "epochs": history[-1][0],
+        "reason": phases[-1]["reason"],
+        "phases": phases,
         "min_delta": crit.min_delta,
         "train_s": time.perf_counter() - t0,
-        "criterion": crit.describe(),
+        "criterion": crit.describe() + (", then again at the continued lr" if len(lrs) > 1 else ""),
     }
-    save_method(model, cfg, os.path.join(folder, "base"), "base")
-    write_curve(tracker.history, os.path.join(folder, "curve.csv"))
-    return model, cfg, tracker.history, info
+    write_curve(history, os.path.join(folder, "curve.csv"))
+    return model, {**cfg, "pretrained": None}, history, info
 
 
 def obtain_base(

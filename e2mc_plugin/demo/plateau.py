@@ -1,13 +1,17 @@
 """Training the demo's base to a plateau of its kNN accuracy, as in the paper's premise (a base so
 well trained that more epochs of its own loss alone gain about nothing).
 
-Criterion (:class:`PlateauCriterion`): every ``eval_every`` epochs, the accuracy of a kNN probe
-(k = ``knn_k``, cosine, all labels) 5-fold cross-validated over the pretraining split (the
-held-out test split is never looked at). Training stops when the best score has not improved by
-at least ``min_delta`` for ``patience`` evaluations in a row, or at ``max_epochs``. The model kept
-is the last one (the plateau itself, not a selected best). The untrained model's score is drawn
-on the curve (epoch 0) but does not count as a best: random resnet features are already good on
-digits, and the first SSL epochs can dip below them.
+Two phases, each run to its plateau: the base lr, then a cool-down at the continued stage's lr
+(the paper's bases end a cosine schedule near lr 0, so continuing them at a small lr is not a
+fresh annealing; a constant-lr base continued at a lower lr would gain from the lower lr alone).
+
+Criterion (:class:`PlateauCriterion`), in each phase: every ``eval_every`` epochs, the accuracy
+of a kNN probe (k = ``knn_k``, cosine, all labels) 5-fold cross-validated over the pretraining
+split (the held-out test split is never looked at). Training stops when the best score has not
+improved by at least ``min_delta`` for ``patience`` evaluations in a row, or at ``max_epochs``.
+The model kept is the last one (the plateau itself, not a selected best). The untrained model's
+score is drawn on the curve (epoch 0) but does not count as a best: random resnet features are
+already good on digits, and the first SSL epochs can dip below them.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class PlateauTracker:
     """The stopping rule, alone: feed ``(epoch, accuracy)``; :meth:`update` says when to stop."""
 
     criterion: PlateauCriterion
+    offset: int = 0  # epochs trained before this phase (the cap counts from here)
     history: List[Tuple[int, float]] = field(default_factory=list)
     best: float = float("-inf")
     best_epoch: int = 0
@@ -76,7 +81,7 @@ class PlateauTracker:
             self.stale += 1
         if self.stale >= self.criterion.patience:
             self.reason = "plateau"
-        elif epoch >= self.criterion.max_epochs:
+        elif epoch - self.offset >= self.criterion.max_epochs:
             self.reason = "cap"
         return self.reason is not None
 
@@ -108,10 +113,14 @@ def knn_monitor(split: DigitsSplit, *, k: int, seed: int) -> Callable[[nn.Module
 
 
 def plateau_callback(
-    tracker: PlateauTracker, score: Callable[[nn.Module], float], log: Callable[[str], None]
+    tracker: PlateauTracker,
+    score: Callable[[nn.Module], float],
+    log: Callable[[str], None],
+    *,
+    score_start: bool = True,
 ):
-    """A Lightning callback: scores the model before training and every ``eval_every`` epochs,
-    and sets ``trainer.should_stop`` when ``tracker`` says so."""
+    """A Lightning callback: scores the model before training (``score_start``) and every
+    ``eval_every`` epochs, and sets ``trainer.should_stop`` when ``tracker`` says so."""
     from e2mc_plugin.solo import compat
 
     pl = compat.lightning()
@@ -120,13 +129,15 @@ def plateau_callback(
     class _Plateau(pl.Callback):
         def on_train_start(self, trainer, pl_module) -> None:
             # random-init features are already good on digits: the rule starts from epoch 1 on
-            tracker.record(0, score(pl_module))
+            if score_start:
+                tracker.record(tracker.offset, score(pl_module))
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
-            epoch = trainer.current_epoch + 1
-            if epoch % crit.eval_every and epoch < crit.max_epochs:
+            local = trainer.current_epoch + 1
+            if local % crit.eval_every and local < crit.max_epochs:
                 return
             acc = score(pl_module)
+            epoch = tracker.offset + local
             stop = tracker.update(epoch, acc)
             log(
                 f"[base] epoch {epoch}: monitor kNN {100 * acc:.2f} % (best "
@@ -165,7 +176,17 @@ def plot_curve(
     acc = [100 * a for _, a in history]
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     ax.plot(epochs, acc, "o-", color="#4c72b0", ms=3, lw=1.4, label="kNN, monitor split")
-    ax.axvline(epochs[-1], color="grey", ls=":", lw=1, label=f"stop ({info.get('reason')})")
+    for i, phase in enumerate(info.get("phases", [])):
+        end = phase["end_epoch"]
+        ax.axvline(end, color="grey", ls=":" if i else "--", lw=1)
+        ax.annotate(
+            f"lr {phase['lr']:g}: {phase['reason']}",
+            (end, min(acc)),
+            fontsize=6,
+            rotation=90,
+            ha="right",
+            va="bottom",
+        )
     best = max(acc)
     ax.axhspan(best - 100 * info.get("min_delta", 0.0), best, color="#55a868", alpha=0.15)
     ax.set_xlabel("base epoch", fontsize=8)

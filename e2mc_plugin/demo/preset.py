@@ -56,6 +56,7 @@ class DemoConfig:
     base_eval_every: int = 5
     base_patience: int = 3
     base_min_delta: float = 0.005  # accuracy, i.e. 0.5 points
+    base_cooldown: bool = True  # then again to a plateau at the continued lr (see plateau.py)
     continued_epochs: int = 3
     continued_lr_scale: float = 0.1  # paper: 0.01 x base lr over 10 ImageNet epochs (see README)
     proj_hidden_dim: int = 256

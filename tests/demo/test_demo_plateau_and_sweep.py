@@ -29,6 +29,9 @@ def test_demo_plateau_gain_resets_patience_and_the_cap_stops():
     for epoch, acc in ((1, 0.5), (2, 0.4), (3, 0.5)):  # 0.5 >= best + 0: a gain, stale back to 0
         assert not tracker.update(epoch, acc)
     assert tracker.stale == 0 and tracker.update(4, 0.1) and tracker.reason == "cap"
+    # a second phase counts its cap from its offset
+    phase2 = PlateauTracker(PlateauCriterion(eval_every=1, patience=9, max_epochs=2), offset=4)
+    assert not phase2.update(5, 0.5) and phase2.update(6, 0.6) and phase2.reason == "cap"
     tracker.record(5, 0.99)  # a curve point only (the untrained model)
     assert tracker.best == 0.5 and tracker.history[-1] == (5, 0.99)
     with pytest.raises(ValueError, match="patience"):
@@ -89,7 +92,12 @@ def test_demo_base_is_cached_by_settings(tmp_path, monkeypatch, capsys):
     split = load_digits_split(size=dc.size, limit=dc.limit)
     first = obtain_base(dc, split, log=print)
     assert first.info["cache_hit"] is False and first.info["reason"] == "cap"
-    assert [e for e, _ in first.curve] == [0, 1, 2]  # before training, then every epoch
+    # before training, then every epoch: 2 at the base lr, 2 more at the continued lr
+    assert [e for e, _ in first.curve] == [0, 1, 2, 3, 4]
+    assert [(p["lr"], p["end_epoch"]) for p in first.info["phases"]] == [
+        (dc.base_lr, 2),
+        (dc.continued_lr, 4),
+    ]
     folder = cache_dir(dc)
     assert folder.startswith(str(tmp_path / "home" / "demo-bases" / "vicreg-"))
     with open(os.path.join(folder, "meta.json")) as f:

@@ -38,7 +38,8 @@ def test_demo_quick_end_to_end(tmp_path, capsys, monkeypatch):
     for t in summary["significance"]:
         assert 0.0 < t["mcnemar"]["pvalue"] <= 1.0 and 0.0 < t["permutation"]["pvalue"] <= 1.0
     assert summary["timings"]["total_s"] > 0
-    assert [e for e, _ in summary["base"]["curve"]] == [0, 1]  # quick: capped at 1 epoch
+    # quick: 1 epoch at the base lr, 1 at the continued lr (the cool-down)
+    assert [e for e, _ in summary["base"]["curve"]] == [0, 1, 2]
     assert os.path.getsize(out / "base_curve.png") > 0
     for png in summary["diagnostics"]["pngs"]:
         assert os.path.getsize(png) > 0
