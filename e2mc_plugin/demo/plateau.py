@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import os
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -175,7 +176,7 @@ def plot_curve(
     epochs = [e for e, _ in history]
     acc = [100 * a for _, a in history]
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    ax.plot(epochs, acc, "o-", color="#4c72b0", ms=3, lw=1.4, label="kNN, monitor split")
+    ax.plot(epochs, acc, "o-", color="#4c72b0", ms=3, lw=1.4, label="kNN, 5-fold CV on train")
     for i, phase in enumerate(info.get("phases", [])):
         end = phase["end_epoch"]
         ax.axvline(end, color="grey", ls=":" if i else "--", lw=1)
@@ -192,8 +193,8 @@ def plot_curve(
     ax.set_xlabel("base epoch", fontsize=8)
     ax.set_ylabel("top-1 (%)", fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"Base learning curve\n{criterion}", fontsize=8)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title("Base learning curve\n" + "\n".join(textwrap.wrap(criterion, 80)), fontsize=7)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
