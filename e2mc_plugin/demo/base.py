@@ -68,7 +68,13 @@ def base_settings(dc: DemoConfig) -> Dict[str, Any]:
         "limit limit_train_batches base_cooldown continued_lr_scale"
     ).split()
     out = {k: getattr(dc, k) for k in keys}
-    out.update(protocol=_PROTOCOL, host=compat.HOST_VERSION, torch=torch.__version__)
+    # the thread count changes floating-point sums, hence the 75-epoch result
+    out.update(
+        protocol=_PROTOCOL,
+        host=compat.HOST_VERSION,
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+    )
     return out
 
 
