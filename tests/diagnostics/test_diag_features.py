@@ -12,6 +12,7 @@ pytest.importorskip("solo")
 
 def test_diag_extract_features_matches_a_manual_eval_pass():
     from e2mc_plugin.demo.preset import DemoConfig, method_cfg
+    from e2mc_plugin.solo import compat
     from e2mc_plugin.solo.api import build_method
     from e2mc_plugin.solo.features import extract_features
 
@@ -23,7 +24,7 @@ def test_diag_extract_features_matches_a_manual_eval_pass():
     assert model.training  # restored
     model.eval()
     with torch.no_grad():
-        f = model.backbone(x)
+        f = compat.get_backbone(model)(x)
         z = model.projector(f)  # eval mode: batch-norm running statistics, as the probes see it
     torch.testing.assert_close(got.features, f)
     torch.testing.assert_close(got.projections, z)
@@ -34,6 +35,8 @@ def test_diag_extract_features_matches_a_manual_eval_pass():
     again = extract_features(model, batches)
     torch.testing.assert_close(again.features, f)
     # a bare backbone: its features are the projections
-    bare = extract_features(model.backbone, DataLoader(TensorDataset(x, y), batch_size=5))
+    bare = extract_features(
+        compat.get_backbone(model), DataLoader(TensorDataset(x, y), batch_size=5)
+    )
     torch.testing.assert_close(bare.projections, bare.features)
     torch.testing.assert_close(bare.features, f)
