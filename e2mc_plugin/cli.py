@@ -45,6 +45,11 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "main",
         "VOC07 mAP of per-class linear SVMs on a checkpoint's frozen pooled features",
     ),
+    "report": (
+        "e2mc_plugin.report.cli",
+        "main",
+        "sweep table and plot (kNN / linear vs a coefficient) of solo-learn run folders",
+    ),
     "list": ("e2mc_plugin.cli", "list_registered", "the registered aux losses and loaders"),
 }
 

@@ -1,18 +1,17 @@
-"""``e2mc-plugin demo``: base -> continued (no aux) vs + E2MC -> kNN / linear probes, on digits.
+"""``e2mc-plugin demo``: base (trained to a plateau, cached) -> continued (no aux) vs + E2MC ->
+kNN / linear probes, on digits; ``--sweep beta=1,10,100,1000`` runs E2MC at each value instead.
 
-Runs on CPU in about ten minutes (``--quick``: well under one) with data shipped inside
-scikit-learn. Writes ``results.csv``, ``summary.json``, the checkpoints and diagnostic PNGs to
-``--out``.
+Runs on CPU with data shipped inside scikit-learn. Writes ``results.csv``, ``summary.json``,
+``base_curve.csv`` / ``.png``, the checkpoints and diagnostic PNGs to ``--out`` (with ``--sweep``
+also ``sweep.csv`` and ``sweep.png``).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import time
-import warnings
-from typing import List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 __all__ = ["main", "build_parser"]
 
@@ -48,7 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="comma-separated aux losses compared with 'continued' (e2mc,vcreg,auh,mmcr)",
     )
-    p.add_argument("--base-epochs", type=int, default=None)
+    p.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="E2MC coefficient sweep instead of --aux: beta=1,10,100,1000 and/or gamma=...; "
+        "given twice (beta and gamma), the grid of both",
+    )
+    p.add_argument("--base-max-epochs", type=int, default=None, help="cap of the base (100)")
+    p.add_argument("--base-eval-every", type=int, default=None, help="kNN every k epochs (5)")
+    p.add_argument("--base-patience", type=int, default=None, help="evaluations without gain (3)")
+    p.add_argument(
+        "--base-min-delta", type=float, default=None, help="gain that counts, accuracy (0.005)"
+    )
+    p.add_argument(
+        "--no-base-cache",
+        action="store_true",
+        help="train the base even if $E2MC_HOME/demo-bases holds it, and cache nothing",
+    )
     p.add_argument("--continued-epochs", type=int, default=None)
     p.add_argument("--base-lr", type=float, default=None)
     p.add_argument(
@@ -65,24 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def quiet_lightning() -> None:
-    """Silence Lightning's INFO banners (call after the host is imported: it sets its levels)."""
-    from e2mc_plugin.solo import compat
-
-    compat.lightning()
-    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from e2mc_plugin.demo.variants import parse_sweep
+
+    try:
+        grid = parse_sweep(args.sweep)
+    except ValueError as err:
+        parser.error(str(err))
+    from e2mc_plugin.diagnostics.logs import quiet_lightning
+
     quiet_lightning()
     import torch
 
-    from e2mc_plugin.demo.stages import DemoConfig, with_overrides
+    from e2mc_plugin.demo.preset import DemoConfig, with_overrides
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -91,7 +105,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         base_dc,
         seeds=args.seeds,
         aux=args.aux,
-        base_epochs=args.base_epochs,
+        base_max_epochs=args.base_max_epochs,
+        base_eval_every=args.base_eval_every,
+        base_patience=args.base_patience,
+        base_min_delta=args.base_min_delta,
         continued_epochs=args.continued_epochs,
         base_lr=args.base_lr,
         continued_lr_scale=args.continued_lr_scale,
@@ -103,28 +120,42 @@ def main(argv: Optional[List[str]] = None) -> int:
     for method in args.methods:
         dc = with_overrides(base_dc, method=method)
         out = args.out if len(args.methods) == 1 else os.path.join(args.out, method)
-        _run_one(dc, out)
+        _run_one(dc, out, grid, use_cache=not args.no_base_cache)
     return 0
 
 
-def _run_one(dc, out: str) -> None:
+def _run_one(dc, out: str, grid: Mapping[str, Any], *, use_cache: bool) -> None:
     """Run the protocol for one method, print the tables and write the files into ``out``."""
-    from e2mc_plugin.demo.report import aggregate, format_significance, format_table, write_outputs
-    from e2mc_plugin.demo.stages import run_demo
-    from e2mc_plugin.diagnostics.plots import format_entropy_table
+    from e2mc_plugin.demo.protocol import run_demo
+    from e2mc_plugin.demo.variants import sweep_variants
 
     t0 = time.perf_counter()
-    result = run_demo(dc, out)
-    paths = write_outputs(result, out)
+    variants = sweep_variants(dc, dict(grid)) if grid else None
+    result = run_demo(dc, out, variants=variants, use_cache=use_cache)
+    paths = _write_and_print(dc, result, out, list(grid))
     wall = time.perf_counter() - t0
+    print(f"\nwrote {', '.join(paths)}; wall time {wall:.1f} s")
+
+
+def _write_and_print(dc, result: Dict[str, Any], out: str, keys: List[str]) -> List[str]:
+    from e2mc_plugin.demo.report import aggregate, format_significance, format_table, write_outputs
+    from e2mc_plugin.diagnostics.plots import format_entropy_table
+
+    paths = write_outputs(result, out)
+    b = result["base"]
     print()
     print(
-        f"method {dc.method}, host solo-learn {result['host']}; base {dc.base_epochs} ep at lr "
-        f"{dc.base_lr}; continued {dc.continued_epochs} ep at lr {result['continued_lr']:g} "
-        f"(constant); {result['n_train']} train / {result['n_test']} held-out digits"
+        f"method {dc.method}, host solo-learn {result['host']}; base {b['epochs']} ep at lr "
+        f"{dc.base_lr} (stopped by {b['reason']}: {b['criterion']}; cache "
+        f"{'hit' if b['cache_hit'] else 'miss'}); continued {dc.continued_epochs} ep at lr "
+        f"{result['continued_lr']:g} (constant); {result['n_train']} train / "
+        f"{result['n_test']} held-out digits"
     )
     print(format_table(aggregate(result["rows"])))
-    if result["significance"]:
+    files = [paths["csv"], paths["json"], b["files"]["csv"], b["files"]["png"]]
+    if keys:
+        files += _write_sweep(result, out, keys, dc)
+    elif result["significance"]:
         print()
         print(format_significance(result["significance"]))
     if result["diagnostics"]:
@@ -134,5 +165,25 @@ def _run_one(dc, out: str) -> None:
             f"seed {dc.seeds[0]}, held-out split (0 = uniform):"
         )
         print(format_entropy_table(result["diagnostics"]["entropy"]))
-        print("figures:", ", ".join(result["diagnostics"]["pngs"]))
-    print(f"\nwrote {paths['csv']}, {paths['json']}; wall time {wall:.1f} s")
+        files += result["diagnostics"]["pngs"]
+    return files
+
+
+def _write_sweep(result: Mapping[str, Any], out: str, keys: List[str], dc) -> List[str]:
+    from e2mc_plugin.report.plot import plot_sweep
+    from e2mc_plugin.report.table import format_sweep, sweep_table, write_sweep_csv
+
+    table = sweep_table(
+        result["rows"], result["significance"], result["entropy"], result["variants"]
+    )
+    print()
+    print(
+        f"E2MC sweep ({', '.join(keys)}; other coefficients: the paper's {dc.method} values), "
+        f"delta and paired p-values per seed vs continued:"
+    )
+    print(format_sweep(table))
+    title = f"{dc.method} on digits: E2MC continued vs continued, {len(dc.seeds)} seed(s)"
+    return [
+        write_sweep_csv(table, os.path.join(out, "sweep.csv")),
+        plot_sweep(table, os.path.join(out, "sweep.png"), keys, title=title),
+    ]

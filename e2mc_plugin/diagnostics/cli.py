@@ -5,8 +5,8 @@ format), a matching solo-learn method is built and initialized with
 :func:`e2mc_plugin.checkpoints.initialize_from_checkpoint`, and the embeddings of scikit-learn's
 digits are plotted. The architecture comes from, in order: ``--config`` (JSON/YAML, the
 1.0.6-style dict of :func:`e2mc_plugin.solo.api.build_method`), an ``args.json`` beside the
-checkpoint (solo-learn's and the demo's layout), or the checkpoint's tensor shapes (resnet18 /
-resnet50, CIFAR or ImageNet stem, projector widths) with ``--method``.
+checkpoint (solo-learn's and the demo's layout), or the checkpoint's tensor shapes with
+``--method`` (the inference of ``e2mc-plugin convert``: backbone, stem, head widths).
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+
+if TYPE_CHECKING:
+    from e2mc_plugin.checkpoints.report import LoadedCheckpoint
 
 __all__ = ["main", "build_parser", "config_for", "infer_cfg"]
 
@@ -37,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mapping",
         default=None,
-        help="Psi: sigmoid | gaussian_cdf | identity (default: sigmoid for vicreg, "
-        "else gaussian_cdf)",
+        help="Psi: sigmoid | gaussian_cdf | identity (default: the paper's E2MC mapping for the "
+        "method: sigmoid for vicreg, else gaussian_cdf)",
     )
     p.add_argument(
         "--space",
@@ -54,33 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def infer_cfg(state_dict: Mapping[str, Any], method: str) -> Dict[str, Any]:
-    """A build config matching a state dict's shapes (solo-learn 1.0.6 key names)."""
-    from e2mc_plugin.solo.api import tiny_cfg
+def infer_cfg(loaded: "LoadedCheckpoint", method: str) -> Dict[str, Any]:
+    """A build config matching a checkpoint's shapes (solo-learn 1.0.6 key names).
 
-    keys = list(state_dict)
-    if any(k.startswith("backbone.layer1.0.conv3.") for k in keys):
-        backbone = "resnet50"
-    elif any(k.startswith("backbone.layer1.0.conv2.") for k in keys):
-        backbone = "resnet18"
-    else:
-        raise ValueError("cannot infer the backbone (resnet18/resnet50 expected); pass --config")
-    conv1 = state_dict.get("backbone.conv1.weight")
-    cifar = conv1 is not None and tuple(conv1.shape[-2:]) == (3, 3)
-    linears = sorted(
-        (int(k.split(".")[1]), tuple(v.shape))
-        for k, v in state_dict.items()
-        if k.startswith("projector.") and k.endswith(".weight") and getattr(v, "ndim", 0) == 2
-    )
-    overrides: Dict[str, Any] = {
-        "backbone": {"name": backbone, "kwargs": {}},
-        "data": {"dataset": "cifar10" if cifar else "custom", "num_classes": 10},
-    }
-    cfg = tiny_cfg(method, **overrides)
-    if linears:
-        cfg["method_kwargs"]["proj_hidden_dim"] = linears[0][1][0]
-        cfg["method_kwargs"]["proj_output_dim"] = linears[-1][1][0]
-    return cfg
+    The backbone and stem come from :func:`e2mc_plugin.checkpoints.convert.infer_backbone` /
+    ``infer_dataset`` and the head widths from ``build_args``: the same inference as
+    ``e2mc-plugin convert``.
+    """
+    from e2mc_plugin.checkpoints.convert import build_args, infer_backbone
+
+    backbone = infer_backbone(loaded.state_dict)
+    if backbone is None:
+        raise ValueError(
+            "cannot infer the backbone from the checkpoint's shapes (resnet18, resnet50 or a "
+            "timm ViT expected); pass --config"
+        )
+    return build_args(loaded, method, backbone, name=f"diagnose-{method}")
 
 
 def _read_config(path: str) -> Dict[str, Any]:
@@ -92,9 +84,7 @@ def _read_config(path: str) -> Dict[str, Any]:
         return dict(json.load(f))
 
 
-def config_for(
-    ckpt: str, state_dict: Mapping[str, Any], args: argparse.Namespace
-) -> Dict[str, Any]:
+def config_for(ckpt: str, loaded: "LoadedCheckpoint", args: argparse.Namespace) -> Dict[str, Any]:
     """``--config``, else ``args.json`` beside ``ckpt`` (1.0.6-style), else :func:`infer_cfg`."""
     if args.config:
         cfg = _read_config(args.config)
@@ -104,7 +94,7 @@ def config_for(
         if cfg is not None and not isinstance(cfg.get("backbone"), Mapping):
             cfg = None  # a 1.0.2 (argparse, flat) args.json: not a build config
         if cfg is None:
-            cfg = infer_cfg(state_dict, args.method)
+            cfg = infer_cfg(loaded, args.method)
     cfg["aux_losses"] = []  # evaluation only: no auxiliary terms, weights come from `ckpt`
     cfg["pretrained"] = None
     return cfg
@@ -115,7 +105,7 @@ def _load_model(ckpt: str, fmt: Optional[str], args: argparse.Namespace):
     from e2mc_plugin.solo.api import build_method
 
     loaded = load_checkpoint(ckpt, fmt, trusted=args.trusted)
-    cfg = config_for(ckpt, loaded.state_dict, args)
+    cfg = config_for(ckpt, loaded, args)
     model = build_method(cfg)
     report = initialize_from_checkpoint(model, loaded, strict=not args.no_strict)
     return model, cfg, loaded.format, report
@@ -131,12 +121,13 @@ def _label(path: str, other: Optional[str]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from e2mc_plugin.demo.cli import quiet_lightning
+    from e2mc_plugin.diagnostics.logs import quiet_lightning
 
     quiet_lightning()
-    from e2mc_plugin.demo.data import eval_loader, load_digits_split
-    from e2mc_plugin.diagnostics.embed import embed
+    from e2mc_plugin.datasets.digits import eval_loader, load_digits_split
     from e2mc_plugin.diagnostics.plots import format_entropy_table, write_diagnostics
+    from e2mc_plugin.diagnostics.stats import default_mapping
+    from e2mc_plugin.solo.features import extract_features
 
     ckpts = [(args.checkpoint, args.format)]
     if args.compare:
@@ -157,17 +148,18 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"backbone {cfg['backbone']['name']}"
         )
         print(report)
-        embs[_label(path, other)] = embed(model, loader)
-    mapping = args.mapping or ("sigmoid" if method == "vicreg" else "gaussian_cdf")
+        embs[_label(path, other)] = extract_features(model, loader)
+    mapping = args.mapping or default_mapping(method)
     space = {
-        n: (e.projections if args.space == "projector" else e.features) for n, e in embs.items()
+        n: (e.projections if args.space == "projector" else e.features).numpy()
+        for n, e in embs.items()
     }
-    labels = next(iter(embs.values())).labels
+    labels = next(iter(embs.values())).labels.numpy()
     out = write_diagnostics(
         space,
         labels,
         args.out,
-        features={n: e.features for n, e in embs.items()},
+        features={n: e.features.numpy() for n, e in embs.items()},
         mapping=mapping,
         k=args.k,
     )

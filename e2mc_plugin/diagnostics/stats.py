@@ -14,7 +14,13 @@ from e2mc_plugin.criteria import default_m, get_mapping, marginal_entropy
 
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 
-__all__ = ["map_embeddings", "per_dim_entropy", "entropy_summary", "neighbour_distances"]
+__all__ = [
+    "default_mapping",
+    "map_embeddings",
+    "per_dim_entropy",
+    "entropy_summary",
+    "neighbour_distances",
+]
 
 
 def _as_tensor(x: ArrayOrTensor) -> torch.Tensor:
@@ -22,6 +28,13 @@ def _as_tensor(x: ArrayOrTensor) -> torch.Tensor:
     if t.ndim != 2:
         raise ValueError(f"expected an (n, d) embedding matrix, got shape {tuple(t.shape)}")
     return t.float()
+
+
+def default_mapping(method: str) -> str:
+    """The paper's E2MC mapping Psi for ``method`` (``gaussian_cdf`` for methods it omits)."""
+    from e2mc_plugin.aux_losses.paper import PAPER_COEFFICIENTS
+
+    return str(PAPER_COEFFICIENTS.get(method, {}).get("e2mc", {}).get("mapping", "gaussian_cdf"))
 
 
 def map_embeddings(z: ArrayOrTensor, mapping: str = "sigmoid") -> np.ndarray:

@@ -33,7 +33,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from e2mc_plugin.solo import compat
+from e2mc_plugin.solo import compat, features
 from e2mc_plugin.solo.config import RECIPE_BLOCKS, SUFFIX, ConfigError, misplaced_recipe_key
 
 __all__ = ["build_method", "fit", "extract_features"]
@@ -165,22 +165,8 @@ def extract_features(model: nn.Module, loader: Iterable) -> Tuple[torch.Tensor, 
 
     Returns:
         ``(features (N, D) float32 on CPU, labels (N,) int64 on CPU)``. The module's previous
-        train/eval mode is restored afterwards.
+        train/eval mode is restored afterwards. The projector outputs too:
+        :func:`e2mc_plugin.solo.features.extract_features` (the one extractor).
     """
-    backbone = compat.get_backbone(model) if compat.has_backbone(model) else model
-    was_training = backbone.training
-    device = next(backbone.parameters()).device
-    backbone.eval()
-    feats, labels = [], []
-    try:
-        for batch in loader:
-            if len(batch) == 3:  # pretraining batch: [indexes, crops, targets]
-                _, x, y = batch
-                x = x[0] if isinstance(x, (list, tuple)) else x
-            else:
-                x, y = batch[0], batch[1]
-            feats.append(backbone(x.to(device)).float().cpu())
-            labels.append(torch.as_tensor(y).long().cpu())
-    finally:
-        backbone.train(was_training)
-    return torch.cat(feats), torch.cat(labels)
+    out = features.extract_features(model, loader)
+    return out.features, out.labels

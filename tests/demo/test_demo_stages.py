@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from e2mc_plugin.aux_losses.paper import PAPER_COEFFICIENTS
+from e2mc_plugin.demo.preset import DemoConfig, aux_spec
 from e2mc_plugin.demo.report import aggregate, format_significance, format_table, write_outputs
-from e2mc_plugin.demo.stages import AUX_PRESETS, DemoConfig, aux_spec
 
 
 def test_demo_aux_spec_uses_paper_coefficients_and_names_valid_choices():
@@ -25,7 +26,8 @@ def test_demo_aux_spec_uses_paper_coefficients_and_names_valid_choices():
         aux_spec("nope", "vicreg")
     with pytest.raises(ValueError, match="vicreg"):
         aux_spec("e2mc", "nope")
-    assert set(AUX_PRESETS["vicreg"]) == {"e2mc", "vcreg", "auh", "mmcr"}
+    assert aux_spec("e2mc", "vicreg", beta=10.0)["beta"] == 10.0  # a sweep point
+    assert set(PAPER_COEFFICIENTS["vicreg"]) == {"e2mc", "vcreg", "auh", "mmcr"}
 
 
 def _rows():
@@ -82,7 +84,7 @@ def test_demo_cli_parses_lists():
 @pytest.fixture(scope="module")
 def tiny():
     pytest.importorskip("solo")  # here, not at module level: the tests above need no host
-    from e2mc_plugin.demo.data import load_digits_split
+    from e2mc_plugin.datasets.digits import load_digits_split
 
     dc = DemoConfig.quick(
         batch_size=32,
@@ -97,7 +99,9 @@ def tiny():
 
 def test_demo_stages_pretrain_save_continue_evaluate(tiny, tmp_path):
     from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint
-    from e2mc_plugin.demo.stages import evaluate, method_cfg, pretrain, save_method
+    from e2mc_plugin.demo.evaluate import evaluate
+    from e2mc_plugin.demo.preset import method_cfg
+    from e2mc_plugin.demo.train import pretrain, save_method
     from e2mc_plugin.solo.api import build_method
 
     dc, split = tiny
@@ -141,8 +145,10 @@ def test_demo_stages_pretrain_save_continue_evaluate(tiny, tmp_path):
         root_dir=str(tmp_path),
     )
 
-    res = evaluate(cont, split, label_fractions=(0.1, 1.0), knn_k=5, seed=0)
+    res = evaluate(cont, split, label_fractions=(0.1, 1.0), knn_k=5, seed=0, mapping="sigmoid")
     assert set(res.accuracy) == {("knn", 0.1), ("linear", 0.1), ("knn", 1.0), ("linear", 1.0)}
     assert all(0.0 <= a <= 1.0 for a in res.accuracy.values())
     assert res.test_labels.shape == (len(split.test_y),)
     assert all(p.shape == res.test_labels.shape for p in res.predictions.values())
+    # the entropy column: mean per-dim m-spacings entropy of sigmoid(z), a log-density on [0, 1]
+    assert res.entropy_mean is not None and -20.0 < res.entropy_mean <= 0.05

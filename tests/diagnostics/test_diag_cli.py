@@ -13,7 +13,8 @@ pytest.importorskip("solo")
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    from e2mc_plugin.demo.stages import DemoConfig, method_cfg, save_method
+    from e2mc_plugin.demo.preset import DemoConfig, method_cfg
+    from e2mc_plugin.demo.train import save_method
     from e2mc_plugin.solo.api import build_method
 
     root = tmp_path_factory.mktemp("ckpts")

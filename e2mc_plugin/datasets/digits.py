@@ -1,4 +1,5 @@
-"""Demo data: scikit-learn's handwritten digits (shipped inside the sklearn wheel, no download).
+"""scikit-learn's handwritten digits (shipped inside the sklearn wheel, no download), for the demo
+and the diagnostics.
 
 1797 grey 8x8 images, 10 classes, upsampled bilinearly to ``size x size`` with 3 identical
 channels, split once (stratified, seeded) into a pretraining/probe-training part and a held-out

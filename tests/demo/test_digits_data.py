@@ -1,4 +1,4 @@
-"""Digits data pipeline: split, upsampling, augmentations, solo-learn batch format."""
+"""Digits data (e2mc_plugin.datasets.digits): split, augmentations, loaders."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from e2mc_plugin.demo.data import (
+from e2mc_plugin.datasets.digits import (
     AugmentConfig,
     augment,
     eval_loader,

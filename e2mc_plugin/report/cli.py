@@ -1,0 +1,56 @@
+"""``e2mc-plugin report RUN_DIR... [--out DIR]``: the kNN / linear results of solo-learn runs (e.g.
+a ``pretrain -m aux_losses.0.beta=10,100,1000`` multirun and its ``aux_losses=[]`` baseline) as the
+sweep table and plot of ``e2mc-plugin demo --sweep``; paired tests where predictions were saved.
+Where the results come from: :mod:`e2mc_plugin.report.runs`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import List, Optional
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="e2mc-plugin report",
+        description="Sweep table (sweep.csv) and plot (sweep.png) of solo-learn run folders.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders, or folders above them")
+    p.add_argument("--out", default=os.path.join("runs", "e2mc-report"), help="output folder")
+    p.add_argument("--permutations", type=int, default=10_000, help="paired permutation test")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from e2mc_plugin.report.plot import plot_sweep
+    from e2mc_plugin.report.runs import RESULTS_FILE, collect, find_runs, read_run
+    from e2mc_plugin.report.table import format_sweep, sweep_table, write_sweep_csv
+
+    try:
+        runs = [read_run(p) for p in find_runs(args.runs)]
+    except FileNotFoundError as err:
+        print(f"error: {err}")
+        return 2
+    empty = [r.path for r in runs if not r.results]
+    for path in empty:
+        print(f"[report] {path}: no {RESULTS_FILE}, skipped")
+    runs = [r for r in runs if r.results]
+    if not runs:
+        print(f"error: no run has a {RESULTS_FILE} (see e2mc_plugin/report/runs.py)")
+        return 2
+    rec = collect(runs, n_permutations=args.permutations)
+    table = sweep_table(rec["rows"], rec["significance"], rec["entropy"], rec["coefficients"])
+    methods = sorted({r.method for r in runs})
+    print(
+        f"{len(runs)} run(s), method {', '.join(methods)}; coefficients: {', '.join(rec['keys'])}"
+    )
+    print(format_sweep(table))
+    csv_path = write_sweep_csv(table, os.path.join(args.out, "sweep.csv"))
+    png = plot_sweep(
+        table, os.path.join(args.out, "sweep.png"), rec["keys"], title=", ".join(methods)
+    )
+    print(f"wrote {csv_path}, {png}")
+    return 0
