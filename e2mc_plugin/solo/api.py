@@ -50,7 +50,9 @@ def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
     empty and ``pretrained`` unset.
 
     On 1.0.6 the class receives an ``omegaconf.DictConfig`` (struct mode off), on 1.0.2 the
-    keyword arguments from :func:`e2mc_plugin.solo.compat.cfg_to_kwargs`.
+    keyword arguments from :func:`e2mc_plugin.solo.compat.cfg_to_kwargs`. A ``pretrained:``
+    block is loaded here, at once (the host's launchers build the class themselves: it then
+    loads at the start of ``fit``, and never in ``load_from_checkpoint``).
 
     Raises:
         e2mc_plugin.solo.config.ConfigError: bad ``aux_losses`` / ``pretrained`` blocks or an
@@ -85,7 +87,10 @@ def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
         for key in RECIPE_BLOCKS:
             cfg.pop(key, None)
         cfg["method"] = base
-    return compat.instantiate(cls, cfg)
+    model = compat.instantiate(cls, cfg)
+    if wrap:
+        model.load_pretrained()  # built from the API: initialized at once (launchers: at fit)
+    return model
 
 
 def fit(

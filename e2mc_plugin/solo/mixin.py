@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -127,14 +127,21 @@ class AuxLossesMixin:
                     self.num_small_crops,
                 )
         self.pretrained_report = None
-        spec = recipe.pretrained
-        if spec is not None:
-            if os.environ.get(SKIP_PRETRAINED_ENV):
-                log.info("pretrained: %s skipped (%s is set)", spec.path, SKIP_PRETRAINED_ENV)
-            else:
-                self._load_pretrained(spec)
 
-    def _load_pretrained(self, spec) -> None:
+    def load_pretrained(self) -> Any:
+        """Initialize from the recipe's ``pretrained:`` block now (once); the LoadReport or None.
+
+        Called at the start of training (``setup("fit")``, in every process, before a resumed
+        checkpoint is restored) and by :func:`e2mc_plugin.solo.api.build_method`; never by
+        ``load_from_checkpoint`` (kNN / UMAP evaluation), so evaluating a run does not re-read
+        its init file, which may have moved. ``$E2MC_PLUGIN_SKIP_PRETRAINED`` skips it.
+        """
+        spec = self._recipe.pretrained
+        if spec is None or self.pretrained_report is not None:
+            return self.pretrained_report
+        if os.environ.get(SKIP_PRETRAINED_ENV):
+            log.info("pretrained: %s skipped (%s is set)", spec.path, SKIP_PRETRAINED_ENV)
+            return None
         from e2mc_plugin.checkpoints import initialize_from_checkpoint, pretrained_from_cfg
 
         loaded, strict = pretrained_from_cfg(spec)
@@ -142,6 +149,17 @@ class AuxLossesMixin:
             self, loaded, strict=strict, scope=spec.scope
         )
         log.info("pretrained: initialized from %s\n%s", spec.path, self.pretrained_report)
+        return self.pretrained_report
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        super().setup(stage)
+        if str(getattr(stage, "value", stage)) != "fit":
+            return
+        resumed = getattr(getattr(self, "_trainer", None), "ckpt_path", None)
+        if resumed and self._recipe.pretrained is not None:
+            log.info("pretrained: not loaded, the run resumes from %s", resumed)
+            return
+        self.load_pretrained()
 
     @property
     def learnable_params(self) -> List[Dict[str, Any]]:
@@ -168,14 +186,18 @@ class AuxLossesMixin:
             for k, v in res.items():
                 if k != "loss" or prefix:
                     self.log(f"train_aux/{prefix}{k}", v.detach(), on_epoch=True, sync_dist=True)
-        self.log("train_aux/loss", total.detach(), on_epoch=True, sync_dist=True, prog_bar=True)
+        # Lightning reads every progress-bar value to the host at each batch end (a sync): only
+        # when a progress bar is there to show them.
+        bar = getattr(getattr(self, "_trainer", None), "progress_bar_callback", None) is not None
+        self.log("train_aux/loss", total.detach(), on_epoch=True, sync_dist=True, prog_bar=bar)
         if isinstance(out, dict):
             out = dict(out, loss=out["loss"] + total)
             loss = out["loss"]
         else:
             out = loss = out + total
-        # the loss Lightning backpropagates, on the progress bar beside the aux term (no sync)
-        self.log("train_loss", loss.detach(), prog_bar=True)
+        # the loss Lightning backpropagates, on the progress bar beside the aux term
+        if bar:
+            self.log("train_loss", loss.detach(), prog_bar=True)
         return out
 
     def _raise_if_nonfinite(self) -> None:

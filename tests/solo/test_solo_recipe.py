@@ -157,3 +157,63 @@ def test_solo_bad_pretrained_scope_names_the_choices():
 
     with pytest.raises(ConfigError, match=r"pretrained\.scope: .*'head'.*full, backbone"):
         _build(pretrained={"path": "/x.ckpt", "scope": "head"})
+
+
+def _init_file(tmp_path):
+    """A solo-format init file of a plain VICReg with recognisable weights, and its state."""
+    from e2mc_plugin.solo import api
+
+    torch.manual_seed(321)
+    source = api.build_method(tiny_cfg("vicreg"), wrap=False)
+    path = tmp_path / "init.ckpt"
+    torch.save({"state_dict": source.state_dict()}, path)
+    return path, source.state_dict()
+
+
+def test_solo_pretrained_loads_at_the_start_of_fit_when_built_like_the_host(tmp_path):
+    """Built as the host's launcher builds it (the class on its cfg, no API), the method reads
+    its ``pretrained:`` file at ``setup("fit")``: training starts from the file's weights."""
+    from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo.data import synthetic_pretrain_loader
+    from e2mc_plugin.solo.wrapper import with_aux_losses
+
+    path, state = _init_file(tmp_path)
+    cfg = tiny_cfg("vicreg", pretrained={"path": str(path)})
+    cls = with_aux_losses(compat.host_methods()["vicreg"])
+    model = compat.instantiate(cls, dict(compat.to_plain(cfg), method="vicreg_aux"))
+    key = f"{compat.BACKBONE_ATTR}.conv1.weight"
+    assert model.pretrained_report is None  # nothing read at construction
+    assert not torch.equal(model.state_dict()[key], state[key])
+    seen = {}
+
+    class AtStart(compat.lightning().Callback):
+        def on_train_start(self, trainer, pl_module):
+            seen["equal"] = torch.equal(pl_module.state_dict()[key].cpu(), state[key])
+
+    api.fit(model, synthetic_pretrain_loader(8), max_epochs=1, limit_train_batches=1,
+            callbacks=[AtStart()], enable_progress_bar=False)  # fmt: skip
+    assert seen == {"equal": True} and model.pretrained_report is not None
+
+
+@pytest.mark.host106
+def test_solo_evaluation_does_not_reread_a_moved_init_file(tmp_path):
+    """kNN / UMAP rebuild the method with ``load_from_checkpoint(strict=False, cfg=args)``: the
+    init file recorded in ``args.json`` is not read again, so it may have moved."""
+    from omegaconf import OmegaConf
+
+    from e2mc_plugin.checkpoints.writer import write_host_checkpoint
+    from e2mc_plugin.solo import api, compat
+
+    path, _ = _init_file(tmp_path)
+    model = api.build_method(tiny_cfg("vicreg", pretrained={"path": str(path)}))
+    args = compat.to_plain(model.cfg)
+    torch.manual_seed(5)
+    for p in model.parameters():  # the evaluated run's own weights differ from the init file
+        p.data.add_(torch.randn_like(p))
+    written = write_host_checkpoint(model.state_dict(), args, tmp_path / "run", "run")
+    path.unlink()
+    loaded = type(model).load_from_checkpoint(
+        str(written.ckpt), strict=False, cfg=OmegaConf.create(args)
+    )
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
