@@ -29,9 +29,11 @@ class VCRegLoss(AuxLoss):
     Args:
         mu: variance weight, >= 0 (paper 0.1).
         nu: covariance weight, >= 0 (paper 0.001).
-        space: ``"hypersphere"`` (default, as the reference launch script: the L2-normalized
-            embedding, std target 1/sqrt(d); both terms on it) or ``"projector"`` (the raw
-            projector output, std target 1).
+        space: ``"hypersphere"`` (default: the L2-normalized embedding, std target 1/sqrt(d);
+            both terms on it) or ``"projector"`` (the raw projector output, std target 1). The
+            default is only the argparse default of the reference ``main_swav_vc_ft.py``; its
+            launcher ``trainer_swav_vc_ft.sh`` passes the space per run (``--reg_space $2``), so
+            which space produced the paper's VCReg row is not recorded: state it in a recipe.
 
     Views: the 2 full-resolution crops by default. Terms: ``variance``, ``covariance``;
     ``loss = mu * variance + nu * covariance``. In the hypersphere space the covariance term is
