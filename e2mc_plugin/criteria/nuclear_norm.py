@@ -40,7 +40,7 @@ class _NuclearNorm(torch.autograd.Function):
         keep = evals > tol
         sv = torch.where(keep, evals, torch.zeros_like(evals)).sqrt()
         inv = torch.where(keep, evals, torch.ones_like(evals)).rsqrt() * keep
-        ctx.save_for_backward(c64, evecs, inv)
+        ctx.save_for_backward(c, evecs, inv)
         ctx.wide = wide
         ctx.dtype = c.dtype
         return sv.sum().to(c.dtype)
@@ -48,10 +48,11 @@ class _NuclearNorm(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor]:  # type: ignore[override]
-        c64, evecs, inv = ctx.saved_tensors
-        proj = (evecs * inv) @ evecs.t()  # U_r S_r^-1 U_r^T, k x k
-        g = proj @ c64 if ctx.wide else c64 @ proj
-        return (g.mul_(grad.double()).to(ctx.dtype),)
+        c, evecs, inv = ctx.saved_tensors
+        # U_r S_r^-1 U_r^T (k x k) in float64, scaled by the incoming gradient; the product with
+        # C (the k x d GEMM) in C's own dtype: float64 there would only slow the largest step.
+        proj = ((evecs * inv) @ evecs.t()).mul_(grad.double()).to(c.dtype)
+        return (proj @ c if ctx.wide else c @ proj,)
 
 
 def nuclear_norm(c: Tensor) -> Tensor:
@@ -75,7 +76,11 @@ def centroid(views: Sequence[Tensor], normalize: bool = True) -> Tensor:
         zs = [to_float32(v) for v in views]
         if normalize:
             zs = [F.normalize(z, dim=1) for z in zs]
-        return torch.stack(zs, dim=0).mean(dim=0)
+        # A running sum, not stack().mean(): no V x (n, d) copy (V = 8 crops for SwAV).
+        total = zs[0]
+        for z in zs[1:]:
+            total = total + z
+        return total / len(zs)
 
 
 def centroid_nuclear_norm(views: Sequence[Tensor], normalize: bool = True) -> Tensor:
