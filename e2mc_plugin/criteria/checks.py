@@ -75,9 +75,9 @@ def nonfinite_flags(tensors: Sequence[Tensor]) -> Tensor:
     finite (an elementwise test costs several passes, ~4x the time on a (512, 8192) view). The
     sum accumulates in float64, where finite float32 / half entries cannot overflow it.
     """
-    return torch.stack(
-        [~torch.isfinite(t.detach().sum(dtype=torch.float64)) for t in tensors]
-    ).to(torch.int32)
+    return torch.stack([~torch.isfinite(t.detach().sum(dtype=torch.float64)) for t in tensors]).to(
+        torch.int32
+    )
 
 
 def check_min_rows(n: int, minimum: int, what: str) -> None:
