@@ -125,3 +125,23 @@ def test_float32_value_matches_svdvals_at_a_realistic_size():
     c = centroid(views)
     ref = torch.linalg.svdvals(c.double()).sum()
     assert float(centroid_nuclear_norm(views)) == pytest.approx(float(ref), rel=1e-6)
+
+
+def test_centroid_gradient_equals_autograd_through_normalize():
+    """The centroid's written-out backward equals autograd through ``F.normalize`` + mean
+    (float64 gradcheck, and a zero row, where normalize divides by eps instead of the norm)."""
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(3)
+    views = [torch.randn(6, 5, generator=gen, dtype=torch.float64) for _ in range(3)]
+    assert torch.autograd.gradcheck(
+        lambda *z: centroid(list(z)), tuple(v.clone().requires_grad_(True) for v in views)
+    )
+    views[1][2] = 0.0
+    ours = [v.clone().requires_grad_(True) for v in views]
+    ref = [v.clone().requires_grad_(True) for v in views]
+    g = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    (centroid(ours) * g).sum().backward()
+    (torch.stack([F.normalize(z, dim=1) for z in ref]).mean(0) * g).sum().backward()
+    for a, b in zip(ours, ref, strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-12, atol=0.0)
