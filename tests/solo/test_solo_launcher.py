@@ -5,7 +5,6 @@ hydra search-path plugin, and (slow, 1.0.6) one CPU epoch of VICReg + E2MC throu
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -14,7 +13,13 @@ import torch
 
 # tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from launcher_env import cli, declared_entry_points, image_folder  # noqa: E402
+from launcher_env import (  # noqa: E402
+    cli,
+    declared_entry_points,
+    host_checkout,
+    image_folder,
+    tiny_pretrain_recipe,
+)
 
 _image_folder = image_folder
 
@@ -118,58 +123,6 @@ def test_solo_hydra_searchpath_plugin_finds_repo_configs(monkeypatch, tmp_path):
 # end to end through the host's launchers (1.0.6 source checkout)
 
 
-def _checkout() -> Path:
-    src = os.environ.get("SOLO_LEARN_SRC")
-    if src:
-        return Path(src)
-    import solo
-
-    root = Path(solo.__file__).resolve().parent.parent
-    if not (root / "main_pretrain.py").is_file():
-        pytest.skip("no solo-learn checkout: set SOLO_LEARN_SRC")
-    return root
-
-
-PRETRAIN_YAML = """
-defaults:
-  - _self_
-  - override hydra/hydra_logging: disabled
-  - override hydra/job_logging: disabled
-hydra:
-  output_subdir: null
-  run:
-    dir: .
-name: e2e-vicreg-e2mc
-method: vicreg_aux
-aux_losses:
-  - {name: e2mc, beta: 1000, gamma: 100, mapping: sigmoid}
-backbone: {name: resnet18}
-method_kwargs:
-  {proj_hidden_dim: 32, proj_output_dim: 32, sim_loss_weight: 25.0, var_loss_weight: 25.0,
-   cov_loss_weight: 1.0}
-data: {dataset: custom, train_path: TRAIN, val_path: VAL, format: image_folder, num_workers: 0}
-augmentations:
-  - rrc: {enabled: True, crop_min_scale: 0.5, crop_max_scale: 1.0}
-    color_jitter: {prob: 0.5, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1}
-    grayscale: {prob: 0.2}
-    gaussian_blur: {prob: 0.0}
-    solarization: {prob: 0.0}
-    equalization: {prob: 0.0}
-    horizontal_flip: {prob: 0.5}
-    crop_size: 32
-    num_crops: 2
-optimizer: {name: sgd, batch_size: 8, lr: 0.01, classifier_lr: 0.1, weight_decay: 1e-5}
-scheduler: {name: none}
-checkpoint: {enabled: True, dir: trained_models, frequency: 1}
-auto_resume: {enabled: False}
-wandb: {enabled: False}
-max_epochs: 1
-limit_train_batches: 3
-limit_val_batches: 1
-num_sanity_val_steps: 0
-enable_progress_bar: False
-"""
-
 LINEAR_YAML = """
 defaults:
   - _self_
@@ -204,13 +157,15 @@ def test_solo_launcher_pretrain_knn_umap_linear_end_to_end(tmp_path, knn_cli_arg
     (checkpoint folder, metrics file, final metrics); the linear probe takes solo's checkpoint
     name (``...-ep=0.ckpt``) unquoted on the command line; UMAP plots the checkpoint."""
     pytest.importorskip("umap")
-    src = _checkout()
+    src = host_checkout()
     meta = declared_entry_points(tmp_path / "meta")
     train = _image_folder(tmp_path / "data" / "train", classes=5, per_class=8, seed=0)
     val = _image_folder(tmp_path / "data" / "val", classes=5, per_class=2, seed=1)
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "pretrain.yaml").write_text(
-        PRETRAIN_YAML.replace("TRAIN", str(train)).replace("VAL", str(val))
+        tiny_pretrain_recipe(
+            train, name="e2e-vicreg-e2mc", val=val, limit_train_batches=3, limit_val_batches=1
+        )
     )
     pre = cli(
         ["pretrain", "--cpu", "--config-path", "recipes", "--config-name", "pretrain.yaml"],

@@ -14,7 +14,13 @@ import pytest
 
 # tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from launcher_env import cli, declared_entry_points, image_folder, spy_package  # noqa: E402
+from launcher_env import (  # noqa: E402
+    cli,
+    declared_entry_points,
+    image_folder,
+    spy_package,
+    tiny_pretrain_recipe,
+)
 
 HOST_SCRIPT = """
 import json, os, subprocess, sys
@@ -98,48 +104,14 @@ def test_solo_launcher_rank_entry_without_launcher_says_what_to_do(tmp_path):
 
 TORCHRUN = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")
 
-DDP_YAML = """
-defaults:
-  - _self_
-  - override hydra/hydra_logging: disabled
-  - override hydra/job_logging: disabled
-hydra:
-  output_subdir: null
-  run:
-    dir: .
-name: ddp-vicreg-spy
-method: vicreg_aux
-aux_losses:
-  - {name: spy_e2mc, beta: 1000, gamma: 100, mapping: sigmoid, gather: true}
-backbone: {name: resnet18}
-method_kwargs:
-  {proj_hidden_dim: 32, proj_output_dim: 32, sim_loss_weight: 25.0, var_loss_weight: 25.0,
-   cov_loss_weight: 1.0}
-data: {dataset: custom, train_path: TRAIN, val_path: null, format: image_folder, num_workers: 0}
-augmentations:
-  - rrc: {enabled: True, crop_min_scale: 0.5, crop_max_scale: 1.0}
-    color_jitter: {prob: 0.0, brightness: 0.4, contrast: 0.4, saturation: 0.2, hue: 0.1}
-    grayscale: {prob: 0.0}
-    gaussian_blur: {prob: 0.0}
-    solarization: {prob: 0.0}
-    equalization: {prob: 0.0}
-    horizontal_flip: {prob: 0.5}
-    crop_size: 32
-    num_crops: 2
-optimizer: {name: sgd, batch_size: LOCAL, lr: 0.01, classifier_lr: 0.1, weight_decay: 1e-5}
-scheduler: {name: none}
-checkpoint: {enabled: True, dir: trained_models, frequency: 1}
-auto_resume: {enabled: False}
-wandb: {enabled: False}
-max_epochs: 1
-limit_train_batches: 2
-num_sanity_val_steps: 0
-log_every_n_steps: 1
-enable_progress_bar: False
-accelerator: cpu
-devices: 1
-strategy: auto
-"""
+
+def _ddp_recipe(train: Path, local: int, **overrides) -> str:
+    """Two steps per rank of VICReg + the spy E2MC (gather) at ``local`` rows per rank."""
+    aux = [{"name": "spy_e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid", "gather": True}]
+    options = dict(aux_losses=aux, limit_train_batches=2, log_every_n_steps=1, accelerator="cpu",
+                   devices=1, strategy="auto")  # fmt: skip
+    options.update(overrides)
+    return tiny_pretrain_recipe(train, name="ddp-vicreg-spy", batch=local, **options)
 
 
 @pytest.mark.slow
@@ -159,9 +131,7 @@ def test_solo_launcher_ddp_two_cpu_processes_gather_the_global_batch(tmp_path, s
     local = 4
     train = image_folder(tmp_path / "data" / "train", classes=2, per_class=2 * 2 * local, seed=0)
     (tmp_path / "recipes").mkdir()
-    (tmp_path / "recipes" / "ddp.yaml").write_text(
-        DDP_YAML.replace("TRAIN", str(train)).replace("LOCAL", str(local))
-    )
+    (tmp_path / "recipes" / "ddp.yaml").write_text(_ddp_recipe(train, local))
     rows = tmp_path / "rows"
     proc = cli(
         [
@@ -209,9 +179,10 @@ def test_solo_launcher_refuses_a_plain_method_carrying_aux_losses(tmp_path):
     src = Path(launcher._installed_checkout("main_pretrain.py") or pytest.skip("no checkout"))
     train = image_folder(tmp_path / "data" / "train", classes=2, per_class=4, seed=0)
     (tmp_path / "recipes").mkdir()
-    recipe = DDP_YAML.replace("TRAIN", str(train)).replace("LOCAL", "4")
-    recipe = recipe.replace("method: vicreg_aux", "method: vicreg").replace("spy_e2mc", "e2mc")
-    (tmp_path / "recipes" / "plain.yaml").write_text(recipe)
+    aux = [{"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}]
+    (tmp_path / "recipes" / "plain.yaml").write_text(
+        _ddp_recipe(train, 4, method="vicreg", aux_losses=aux)
+    )
     proc = cli(
         ["pretrain", "--cpu", "-cp", "recipes", "-cn", "plain.yaml"],
         tmp_path,

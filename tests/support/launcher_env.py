@@ -133,3 +133,79 @@ def cli(
             f"{args[0]} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
         )
     return proc
+
+
+def host_checkout() -> Path:
+    """The solo-learn source checkout the launcher runs (``$SOLO_LEARN_SRC``, else the editable
+    install's); skips the test when there is none."""
+    import pytest
+
+    src = os.environ.get("SOLO_LEARN_SRC")
+    if src and (Path(src) / "main_pretrain.py").is_file():
+        return Path(src)
+    import solo
+
+    root = Path(solo.__file__).resolve().parent.parent
+    if not (root / "main_pretrain.py").is_file():
+        pytest.skip("no solo-learn checkout: set SOLO_LEARN_SRC")
+    return root
+
+
+def _merge(base: Dict, update: Dict) -> Dict:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def tiny_pretrain_recipe(
+    train: Path, *, name: str, val: Optional[Path] = None, batch: int = 8, proj: int = 32,
+    **overrides,
+) -> str:  # fmt: skip
+    """A tiny CPU recipe for the host's ``main_pretrain.py``: VICReg + E2MC (paper coefficients),
+    resnet18 on 32 px image folders, one epoch of one step, checkpoints under ``trained_models``;
+    keyword overrides replace top-level keys (dicts are merged)."""
+    import yaml
+
+    recipe = {
+        "defaults": [
+            "_self_",
+            {"override hydra/hydra_logging": "disabled"},
+            {"override hydra/job_logging": "disabled"},
+        ],
+        "hydra": {"output_subdir": None, "run": {"dir": "."}},
+        "name": name,
+        "method": "vicreg_aux",
+        "aux_losses": [{"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}],
+        "backbone": {"name": "resnet18"},
+        "method_kwargs": {
+            "proj_hidden_dim": proj, "proj_output_dim": proj, "sim_loss_weight": 25.0,
+            "var_loss_weight": 25.0, "cov_loss_weight": 1.0,
+        },
+        "data": {
+            "dataset": "custom", "train_path": str(train), "val_path": str(val) if val else None,
+            "format": "image_folder", "num_workers": 0,
+        },
+        "augmentations": [{
+            "rrc": {"enabled": True, "crop_min_scale": 0.5, "crop_max_scale": 1.0},
+            "color_jitter": {"prob": 0.0, "brightness": 0.4, "contrast": 0.4, "saturation": 0.2,
+                             "hue": 0.1},
+            "grayscale": {"prob": 0.0}, "gaussian_blur": {"prob": 0.0},
+            "solarization": {"prob": 0.0}, "equalization": {"prob": 0.0},
+            "horizontal_flip": {"prob": 0.5}, "crop_size": 32, "num_crops": 2,
+        }],
+        "optimizer": {"name": "sgd", "batch_size": batch, "lr": 0.01, "classifier_lr": 0.1,
+                      "weight_decay": 1e-5},
+        "scheduler": {"name": "none"},
+        "checkpoint": {"enabled": True, "dir": "trained_models", "frequency": 1},
+        "auto_resume": {"enabled": False},
+        "wandb": {"enabled": False},
+        "max_epochs": 1,
+        "limit_train_batches": 1,
+        "num_sanity_val_steps": 0,
+        "enable_progress_bar": False,
+    }  # fmt: skip
+    return yaml.safe_dump(_merge(recipe, overrides), sort_keys=False)
