@@ -16,7 +16,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 import torch  # noqa: E402
-from gloo_harness import run_worker  # noqa: E402
+from gloo_harness import assert_close_f64, run_worker  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
@@ -31,9 +31,7 @@ SPECS = [
 ]
 
 
-def close(a, b, what):
-    if not torch.allclose(a, b, rtol=1e-9, atol=1e-12):
-        raise AssertionError(f"{what}: max abs diff {float((a - b).abs().max())}")
+close = assert_close_f64
 
 
 def worker(rank: int, world: int, extra: list) -> None:

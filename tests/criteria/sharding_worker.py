@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
-from gloo_harness import run_worker  # noqa: E402
+from gloo_harness import assert_close_f64, run_worker  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
@@ -28,10 +28,7 @@ from e2mc_plugin.criteria.gather import gather_with_grad  # noqa: E402
 from e2mc_plugin.criteria.uniformity import uniformity  # noqa: E402
 from e2mc_plugin.criteria.variance import variance_hinge  # noqa: E402
 
-
-def close(a, b, what):
-    if not torch.allclose(a, b, rtol=1e-9, atol=1e-12):
-        raise AssertionError(f"{what}: max abs diff {float((a - b).abs().max())}")
+close = assert_close_f64
 
 
 def summed(t):

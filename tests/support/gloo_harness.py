@@ -113,3 +113,12 @@ def run_worker(body: Callable[[int, int, List[str]], None], argv: Sequence[str])
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def assert_close_f64(a, b, what: str) -> None:
+    """The workers' float64 comparison (rtol 1e-9, atol 1e-12), naming what differs and by how
+    much: a plain AssertionError that the rank prints before exiting 1."""
+    import torch
+
+    if not torch.allclose(a, b, rtol=1e-9, atol=1e-12):
+        raise AssertionError(f"{what}: max abs diff {float((a - b).abs().max())}")
