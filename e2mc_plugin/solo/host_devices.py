@@ -17,7 +17,7 @@ import functools
 import importlib
 from typing import Any, Callable, Iterator, Optional
 
-__all__ = ["device_count", "scaling_by_device_count", "PARSERS"]
+__all__ = ["device_count", "lr_scale", "scaling_by_device_count", "PARSERS"]
 
 PARSERS = ("solo.args.pretrain", "solo.args.linear")  # modules whose parse_cfg scales the lr
 
@@ -56,6 +56,15 @@ def device_count(devices: Any, accelerator: Optional[str] = "auto") -> Optional[
         if devices == -1:
             return 1 if on_cpu else max(1, _visible_gpus())
     return None
+
+
+def lr_scale(cfg: Any) -> float:
+    """solo's lr factor ``batch_size x processes per node x num_nodes / 256``, counting the
+    processes as Lightning starts them (:func:`device_count`; solo's ``len(devices)`` otherwise)."""
+    n = device_count(cfg.get("devices"), cfg.get("accelerator", "auto"))
+    if n is None:
+        n = len(cfg.devices)
+    return cfg.optimizer.batch_size * n * (cfg.get("num_nodes", 1) or 1) / 256
 
 
 def _scaled(parse_cfg: Callable) -> Callable:

@@ -44,6 +44,8 @@ from e2mc_plugin.evaluation.probe_head import (
     transfer_pool,
 )
 from e2mc_plugin.solo.config import ConfigError, to_plain
+from e2mc_plugin.solo.host.picklable import picklable_subclass, rebuilding_getattr
+from e2mc_plugin.solo.host_devices import lr_scale
 
 __all__ = ["LinearSpec", "HeadSpec", "parse_linear_block", "plugin_linear_model_class"]
 
@@ -109,12 +111,6 @@ def _parse_head(head: Any) -> HeadSpec:
     return HeadSpec(kernel=kernel, stride=stride, batchnorm=bool(head.get("batchnorm", True)))
 
 
-def _lr_scale(cfg: Any) -> float:
-    """solo's parse_cfg rule: batch_size x len(devices) x num_nodes / 256."""
-    nodes = cfg.get("num_nodes", 1) or 1
-    return cfg.optimizer.batch_size * len(cfg.devices) * nodes / 256
-
-
 @lru_cache(maxsize=None)
 def plugin_linear_model_class(host_cls: type) -> type:
     """Subclass of the host's ``LinearModel`` that reads ``cfg.e2mc_linear``."""
@@ -140,7 +136,7 @@ def plugin_linear_model_class(host_cls: type) -> type:
             if spec.backbone_lr is not None and not self.finetune:
                 raise ConfigError(f"{BLOCK}.backbone_lr needs finetune: True (frozen backbone)")
             self.backbone_lr = (
-                self.lr if spec.backbone_lr is None else spec.backbone_lr * _lr_scale(cfg)
+                self.lr if spec.backbone_lr is None else spec.backbone_lr * lr_scale(cfg)
             )
             if self.layer_decay > 0:
                 raise ConfigError(f"{BLOCK}: optimizer.layer_decay is not supported here")
@@ -194,8 +190,22 @@ def plugin_linear_model_class(host_cls: type) -> type:
                 scheduler = CosineAnnealingLR(optimizer, T_max=steps, eta_min=self.min_lr)
             return [optimizer], [{"scheduler": scheduler, "interval": self.scheduler_interval}]
 
-    E2MCLinearModel.__name__ = E2MCLinearModel.__qualname__ = f"{host_cls.__name__}E2MC"
-    return E2MCLinearModel
+    return picklable_subclass(E2MCLinearModel, __name__, f"{host_cls.__name__}{_SUFFIX}")
+
+
+_SUFFIX = "E2MC"
+
+
+def _rebuild(name: str) -> Optional[type]:
+    """``LinearModelE2MC`` in a fresh process (an unpickled model, ``ddp_spawn``)."""
+    if name != f"LinearModel{_SUFFIX}":
+        return None
+    from solo.methods.linear import LinearModel
+
+    return plugin_linear_model_class(LinearModel)
+
+
+__getattr__ = rebuilding_getattr(__name__, _rebuild)
 
 
 try:  # the callback base class is hydra's; the plugin imports without hydra too

@@ -166,3 +166,43 @@ def test_callback_swaps_the_launcher_name_for_the_job_and_restores_it():
         PluginLinearModel().on_job_start(
             OmegaConf.create({"e2mc_linear": {"nope": 1}}), task_function=task
         )
+
+
+@pytest.mark.parametrize("devices", [2, "2", "0,1", [0, 1]])
+def test_backbone_lr_scales_by_the_processes_lightning_starts(devices):
+    """``main_linear.py`` hands the model the user's ``devices`` back after ``parse_cfg`` (the
+    launcher's device-count rule); the backbone lr must scale like the host's lr: 128 x 2 / 256."""
+    cfg = _cfg(devices=devices, accelerator="cpu")
+    first = _lrs_over_epochs(_model(cfg), 1)[0]
+    assert first["backbone"] == pytest.approx(0.03 * 128 * 2 / 256, rel=1e-12)
+
+
+def test_linear_model_pickles_and_unpickles_in_a_fresh_process(tmp_path):
+    """``ddp_spawn`` pickles the model into fresh processes: the class must be found by name."""
+    import pickle
+    import subprocess
+    import sys
+
+    from solo.methods.linear import LinearModel
+
+    model = _model(_cfg())
+    blob = pickle.dumps(model)
+    again = pickle.loads(blob)
+    assert type(again) is type(model) and issubclass(type(again), LinearModel)
+    assert again.backbone_lr == model.backbone_lr
+    path = tmp_path / "model.pkl"
+    path.write_bytes(blob)
+    code = (
+        "import pickle, sys\n"
+        "m = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "from solo.methods.linear import LinearModel\n"
+        "assert isinstance(m, LinearModel), type(m).__mro__\n"
+        "print(type(m).__module__ + '.' + type(m).__qualname__, m.backbone_lr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    name, lr = done.stdout.split()
+    assert name == f"{type(model).__module__}.{type(model).__qualname__}"
+    assert float(lr) == pytest.approx(model.backbone_lr)
