@@ -172,9 +172,10 @@ def sync(device: torch.device) -> None:
 
 
 def run_wrapper(args, device: torch.device) -> Dict[str, List[float]]:
-    from e2mc_plugin.solo import api, compat
-    from e2mc_plugin.solo.data import synthetic_pretrain_loader
-    from e2mc_plugin.solo.presets import tiny_cfg
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.testing.data import synthetic_pretrain_loader
+    from e2mc_plugin.testing.presets import tiny_cfg
 
     for name in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)  # the per-fit banners, not our tables

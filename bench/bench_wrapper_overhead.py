@@ -55,9 +55,10 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    from e2mc_plugin.solo import api, compat
-    from e2mc_plugin.solo.data import synthetic_pretrain_loader
-    from e2mc_plugin.solo.presets import tiny_cfg
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.testing.data import synthetic_pretrain_loader
+    from e2mc_plugin.testing.presets import tiny_cfg
 
     pl = compat.lightning()
     e2mc = [{"name": "e2mc", "beta": args.beta, "gamma": args.gamma, "mapping": args.mapping}]

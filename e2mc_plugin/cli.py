@@ -17,7 +17,7 @@ import sys
 import sysconfig
 from typing import Dict, List, Optional, Tuple
 
-_LAUNCHER = "e2mc_plugin.solo.launcher"
+_LAUNCHER = "e2mc_plugin.solo.launch.commands"
 
 # name -> (module, function, one-line help)
 COMMANDS: Dict[str, Tuple[str, str, str]] = {
@@ -78,7 +78,7 @@ def list_registered(argv: List[str]) -> int:
 
     import e2mc_plugin
     from e2mc_plugin.checkpoints import get_checkpoint_loader
-    from e2mc_plugin.solo.host_info import describe_host, identify_host
+    from e2mc_plugin.solo.host.detect import describe_host, identify_host
 
     print(f"e2mc-plugin {e2mc_plugin.__version__}")
     launcher, imported = identify_host(), identify_host(use_env=False)

@@ -127,7 +127,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from e2mc_plugin.datasets.digits import eval_loader, load_digits_split
     from e2mc_plugin.diagnostics.plots import format_entropy_table, write_diagnostics
     from e2mc_plugin.diagnostics.stats import default_mapping
-    from e2mc_plugin.solo.features import extract_features
+    from e2mc_plugin.solo.api import extract_features
 
     ckpts = [(args.checkpoint, args.format)]
     if args.compare:

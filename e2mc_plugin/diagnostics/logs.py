@@ -10,7 +10,7 @@ __all__ = ["quiet_lightning"]
 
 def quiet_lightning() -> None:
     """Silence Lightning's INFO banners (call after the host is imported: it sets its levels)."""
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     compat.lightning()
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):

@@ -16,27 +16,31 @@ The config is always the 1.0.6-style nested dict (what ``main_pretrain.py`` rece
      "pretrained": {"path": "...", "format": None, "strict": True, "trusted": False,
                     "scope": "full"} | None}
 
-On 1.0.2 :func:`e2mc_plugin.solo.compat.cfg_to_kwargs` translates it into that host's constructor
+On 1.0.2 :func:`e2mc_plugin.solo.host.compat.cfg_to_kwargs` translates it into that host's
+constructor
 keyword arguments. The learning rate is used as given: unlike ``main_pretrain.py``'s ``parse_cfg``,
 nothing here rescales it by the batch size.
 
 Batches follow the host's pretraining format ``[indexes, [crop_0, ..., crop_{V-1}], targets]``,
-large crops first; :mod:`e2mc_plugin.solo.data` builds such loaders, and
-:mod:`e2mc_plugin.solo.presets` holds small CPU configurations.
+large crops first; :mod:`e2mc_plugin.testing.data` builds such loaders, and
+:mod:`e2mc_plugin.testing.presets` holds small CPU configurations.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Sequence
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
 
-from e2mc_plugin.solo import compat, features
-from e2mc_plugin.solo.config import RECIPE_BLOCKS, SUFFIX, ConfigError, misplaced_recipe_key
+from e2mc_plugin.method_families import SUFFIX, host_method
+from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.recipe.schema import METHOD_BLOCKS, ConfigError, misplaced_recipe_key
 
-__all__ = ["build_method", "fit", "extract_features"]
+__all__ = ["Features", "build_method", "extract_features", "fit", "pretrain_loader"]
 
 
 def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
@@ -50,20 +54,20 @@ def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
     empty and ``pretrained`` unset.
 
     On 1.0.6 the class receives an ``omegaconf.DictConfig`` (struct mode off), on 1.0.2 the
-    keyword arguments from :func:`e2mc_plugin.solo.compat.cfg_to_kwargs`. A ``pretrained:``
+    keyword arguments from :func:`e2mc_plugin.solo.host.compat.cfg_to_kwargs`. A ``pretrained:``
     block is loaded here, at once (the host's launchers build the class themselves: it then
     loads at the start of ``fit``, and never in ``load_from_checkpoint``).
 
     Raises:
-        e2mc_plugin.solo.config.ConfigError: bad ``aux_losses`` / ``pretrained`` blocks or an
+        e2mc_plugin.solo.recipe.schema.ConfigError: bad ``aux_losses`` / ``pretrained`` blocks or an
             unknown method; the message names the bad key and the valid choices.
     """
-    from e2mc_plugin.solo.registration import SKIP, variant_name
-    from e2mc_plugin.solo.wrapper import with_aux_losses
+    from e2mc_plugin.solo.method.registration import SKIP, variant_name
+    from e2mc_plugin.solo.method.wrapper import with_aux_losses
 
     cfg = copy.deepcopy(dict(compat.to_plain(cfg)))
     name = str(cfg.get("method", ""))
-    base = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name
+    base = host_method(name)
     methods = compat.host_methods()
     if base not in methods or base in SKIP:
         valid = sorted(m for m in methods if m not in SKIP and not m.endswith(SUFFIX))
@@ -79,12 +83,12 @@ def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
         cls = with_aux_losses(cls)
         cfg["method"] = variant_name(base)
     else:
-        if any(cfg.get(key) for key in RECIPE_BLOCKS):
+        if any(cfg.get(key) for key in METHOD_BLOCKS):
             raise ConfigError(
                 "wrap=False builds the plain host method: aux_losses must be empty and "
                 "pretrained / param_group_lr unset"
             )
-        for key in RECIPE_BLOCKS:
+        for key in METHOD_BLOCKS:
             cfg.pop(key, None)
         cfg["method"] = base
     model = compat.instantiate(cls, cfg)
@@ -159,9 +163,74 @@ def fit(
     return trainer
 
 
+class _MultiCropDataset(Dataset):
+    """Wraps an ``(image, target)`` dataset into the host's ``(index, [crops...], target)``."""
+
+    def __init__(self, dataset: Dataset, transforms: Sequence[Callable]):
+        self.dataset = dataset
+        self.transforms = list(transforms)
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int):
+        image, target = self.dataset[index]
+        return index, [t(image) for t in self.transforms], target
+
+
+def pretrain_loader(
+    dataset: Dataset,
+    transforms: Sequence[Callable],
+    *,
+    batch_size: int,
+    shuffle: bool = True,
+    num_workers: int = 0,
+    drop_last: bool = True,
+    generator: Optional[torch.Generator] = None,
+) -> DataLoader:
+    """A pretraining loader over an ``(image, target)`` dataset: one transform per crop.
+
+    Put the large-crop transforms first (``num_large_crops`` of them), then the small ones; the
+    loader yields ``[indexes, [crop_0, ..., crop_{V-1}], targets]`` as the hosts expect.
+    ``drop_last=True`` because entropy estimators need full batches.
+    """
+    return DataLoader(
+        _MultiCropDataset(dataset, transforms),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        drop_last=drop_last,
+        generator=generator,
+    )
+
+
+@dataclass(frozen=True)
+class Features:
+    """Embeddings of N samples, float32 / int64 on the CPU."""
+
+    features: Tensor  # (N, D) backbone features
+    projections: Tensor  # (N, d) raw projector outputs z (= features without a projector)
+    labels: Tensor  # (N,)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """``features, labels = extract_features(...)``: the API's two-value form."""
+        return iter((self.features, self.labels))
+
+
+def _images_and_targets(batch) -> tuple:
+    if len(batch) == 3:  # pretraining batch: [indexes, [crops...], targets]; first crop
+        _, x, y = batch
+        return (x[0] if isinstance(x, (list, tuple)) else x), y
+    return batch[0], batch[1]
+
+
 @torch.no_grad()
-def extract_features(model: nn.Module, loader: Iterable) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Backbone features of every sample in ``loader`` (eval mode, no grad, frozen backbone).
+def extract_features(model: nn.Module, loader: Iterable) -> Features:
+    """Run every batch of ``loader`` through the frozen backbone and projector (eval mode): the
+    one feature extractor (probes, diagnostics, the demo's entropy columns).
+
+    Projections are the projector outputs z BEFORE any normalization (what the aux losses map
+    with Psi); methods without a ``projector`` (DINO) and bare backbones give their features.
 
     Args:
         model: a solo-learn method (either host) or a bare backbone module.
@@ -169,9 +238,22 @@ def extract_features(model: nn.Module, loader: Iterable) -> Tuple[torch.Tensor, 
             ``[indexes, [crops...], targets]`` (the first crop is used).
 
     Returns:
-        ``(features (N, D) float32 on CPU, labels (N,) int64 on CPU)``. The module's previous
-        train/eval mode is restored afterwards. The projector outputs too:
-        :func:`e2mc_plugin.solo.features.extract_features` (the one extractor).
+        :class:`Features`; the module's previous train/eval mode is restored afterwards.
     """
-    out = features.extract_features(model, loader)
-    return out.features, out.labels
+    backbone = compat.get_backbone(model) if compat.has_backbone(model) else model
+    projector = getattr(model, "projector", None) if backbone is not model else None
+    was_training = model.training
+    device = next(backbone.parameters()).device
+    model.eval()  # batch-norm running statistics in the backbone AND the projector
+    feats, projs, labels = [], [], []
+    try:
+        for batch in loader:
+            x, y = _images_and_targets(batch)
+            f = backbone(x.to(device))
+            z = projector(f) if isinstance(projector, nn.Module) else f
+            feats.append(f.float().cpu())
+            projs.append(z.float().cpu())
+            labels.append(torch.as_tensor(y).long().cpu())
+    finally:
+        model.train(was_training)
+    return Features(torch.cat(feats), torch.cat(projs), torch.cat(labels))

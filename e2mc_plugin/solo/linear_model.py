@@ -18,11 +18,11 @@ afterwards. Host files are never edited; recipes without the callback run the ho
       callbacks:
         e2mc_linear:
           _target_: e2mc_plugin.solo.linear_model.PluginLinearModel
-    e2mc_linear:
-      backbone_lr: 0.03          # base lr of the backbone group (finetune: True), scaled by solo's
-                                 # batch rule like optimizer.lr; null = optimizer.lr (host)
-      lr_decay_gamma: 0.2        # factor of scheduler.name "step" (host: 0.1)
-      head: {name: res5_pool_bn, kernel: 6, stride: 1, batchnorm: true}   # or null (host head)
+    e2mc_linear: {backbone_lr: 0.03, lr_decay_gamma: 0.2, head: null}
+
+(the block's schema: :mod:`e2mc_plugin.solo.recipe.schema`). The backbone lr is scaled by the
+host's own rule (:func:`e2mc_plugin.solo.host.devices.lr_scale`); the class pickles by name
+(``ddp_spawn``).
 
 Scheduler ``warmup_cosine`` with ``warmup_epochs: 0`` becomes torch's ``CosineAnnealingLR``
 (the reference's): the host's ``LinearWarmupCosineAnnealingLR`` sets EVERY group to one
@@ -31,9 +31,8 @@ Scheduler ``warmup_cosine`` with ``warmup_epochs: 0`` becomes torch's ``CosineAn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from torch import nn
 
@@ -43,72 +42,23 @@ from e2mc_plugin.evaluation.probe_head import (
     resnet_res5_size,
     transfer_pool,
 )
-from e2mc_plugin.solo.config import ConfigError, to_plain
+from e2mc_plugin.solo.host.devices import lr_scale
 from e2mc_plugin.solo.host.picklable import picklable_subclass, rebuilding_getattr
-from e2mc_plugin.solo.host_devices import lr_scale
+from e2mc_plugin.solo.recipe.schema import (
+    LINEAR_BLOCK,
+    ConfigError,
+    HeadSpec,
+    LinearSpec,
+    parse_linear_block,
+)
 
-__all__ = ["LinearSpec", "HeadSpec", "parse_linear_block", "plugin_linear_model_class"]
-
-BLOCK = "e2mc_linear"
-_KEYS = ("backbone_lr", "lr_decay_gamma", "head")
-_HEADS = ("res5_pool_bn",)
-_HEAD_KEYS = ("name", "kernel", "stride", "batchnorm")
-
-
-@dataclass(frozen=True)
-class HeadSpec:
-    kernel: int = 6
-    stride: int = 1
-    batchnorm: bool = True
-
-
-@dataclass(frozen=True)
-class LinearSpec:
-    backbone_lr: Optional[float] = None  # base (per-256) lr; None = the classifier's
-    lr_decay_gamma: float = 0.1
-    head: Optional[HeadSpec] = None
-
-
-def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"{BLOCK}.{key}: expected a positive number, got {value!r}")
-    return float(value)
-
-
-def parse_linear_block(block: Any) -> LinearSpec:
-    """The ``e2mc_linear:`` block (a mapping or None) -> :class:`LinearSpec`; ConfigError names
-    the key and the valid choices."""
-    block = to_plain(block)
-    if block is None:
-        return LinearSpec()
-    if not isinstance(block, Mapping):
-        raise ConfigError(f"{BLOCK}: expected a mapping, got {type(block).__name__}")
-    unknown = sorted(set(block) - set(_KEYS))
-    if unknown:
-        raise ConfigError(f"{BLOCK}: unknown key(s) {unknown}; valid keys: {', '.join(_KEYS)}")
-    backbone_lr = block.get("backbone_lr")
-    head = block.get("head")
-    return LinearSpec(
-        backbone_lr=None if backbone_lr is None else _number(backbone_lr, "backbone_lr"),
-        lr_decay_gamma=_number(block.get("lr_decay_gamma", 0.1), "lr_decay_gamma"),
-        head=None if head is None else _parse_head(head),
-    )
-
-
-def _parse_head(head: Any) -> HeadSpec:
-    if not isinstance(head, Mapping) or head.get("name") not in _HEADS:
-        name = head.get("name") if isinstance(head, Mapping) else head
-        raise ConfigError(f"{BLOCK}.head.name: unknown head {name!r}; valid: {', '.join(_HEADS)}")
-    unknown = sorted(set(head) - set(_HEAD_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{BLOCK}.head: unknown key(s) {unknown}; valid keys: {', '.join(_HEAD_KEYS)}"
-        )
-    kernel, stride = head.get("kernel", 6), head.get("stride", 1)
-    for key, value in (("kernel", kernel), ("stride", stride)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{BLOCK}.head.{key}: expected a positive integer, got {value!r}")
-    return HeadSpec(kernel=kernel, stride=stride, batchnorm=bool(head.get("batchnorm", True)))
+__all__ = [
+    "HeadSpec",
+    "LinearSpec",
+    "PluginLinearModel",
+    "parse_linear_block",
+    "plugin_linear_model_class",
+]
 
 
 @lru_cache(maxsize=None)
@@ -117,11 +67,12 @@ def plugin_linear_model_class(host_cls: type) -> type:
 
     class E2MCLinearModel(host_cls):
         def __init__(self, backbone: nn.Module, cfg: Any, loss_func=None, mixup_func=None):
-            spec = parse_linear_block(cfg.get(BLOCK))
+            spec = parse_linear_block(cfg.get(LINEAR_BLOCK))
             if spec.head is not None:
                 if not hasattr(backbone, "avgpool") or not hasattr(backbone, "inplanes"):
                     raise ConfigError(
-                        f"{BLOCK}.head: res5_pool_bn needs a ResNet backbone (avgpool, inplanes); "
+                        f"{LINEAR_BLOCK}.head: res5_pool_bn needs a ResNet backbone (avgpool, "
+                        "inplanes); "
                         f"got {type(backbone).__name__}"
                     )
                 backbone.avgpool = transfer_pool(spec.head.kernel, spec.head.stride)
@@ -134,24 +85,28 @@ def plugin_linear_model_class(host_cls: type) -> type:
                     backbone.inplanes, positions, cfg.data.num_classes, spec.head.batchnorm
                 )
             if spec.backbone_lr is not None and not self.finetune:
-                raise ConfigError(f"{BLOCK}.backbone_lr needs finetune: True (frozen backbone)")
+                raise ConfigError(
+                    f"{LINEAR_BLOCK}.backbone_lr needs finetune: True (frozen backbone)"
+                )
             self.backbone_lr = (
                 self.lr if spec.backbone_lr is None else spec.backbone_lr * lr_scale(cfg)
             )
             if self.layer_decay > 0:
-                raise ConfigError(f"{BLOCK}: optimizer.layer_decay is not supported here")
+                raise ConfigError(f"{LINEAR_BLOCK}: optimizer.layer_decay is not supported here")
             if self.scheduler == "warmup_cosine" and self.warmup_epochs > 0:
                 raise ConfigError(
-                    f"{BLOCK}: scheduler.warmup_epochs must be 0 (the host's warmup sets every "
+                    f"{LINEAR_BLOCK}: scheduler.warmup_epochs must be 0 (the host's warmup sets "
+                    "every "
                     "param group to one lr); the reference protocols have no warmup"
                 )
             if self.scheduler == "step" and not self.lr_decay_steps:
                 raise ConfigError(
-                    f"{BLOCK}: scheduler.name 'step' needs scheduler.lr_decay_steps (epochs)"
+                    f"{LINEAR_BLOCK}: scheduler.name 'step' needs scheduler.lr_decay_steps (epochs)"
                 )
             if self.scheduler not in ("none", "warmup_cosine", "step"):
                 raise ConfigError(
-                    f"{BLOCK}: scheduler.name {self.scheduler!r} is not supported here; valid: "
+                    f"{LINEAR_BLOCK}: scheduler.name {self.scheduler!r} is not supported here; "
+                    "valid: "
                     "none, warmup_cosine (warmup_epochs 0), step"
                 )
 
@@ -225,12 +180,12 @@ class PluginLinearModel(_HydraCallback):
         self._saved: Optional[tuple] = None
 
     def on_job_start(self, config: Any, *, task_function: Any = None, **kwargs: Any) -> None:
-        parse_linear_block(config.get(BLOCK))  # bad blocks fail before any work
+        parse_linear_block(config.get(LINEAR_BLOCK))  # bad blocks fail before any work
         scope = getattr(task_function, "__globals__", {})
         host_cls = scope.get("LinearModel")
         if not isinstance(host_cls, type):
             raise ConfigError(
-                f"{BLOCK}: the hydra callback {type(self).__name__} runs with solo-learn's "
+                f"{LINEAR_BLOCK}: the hydra callback {type(self).__name__} runs with solo-learn's "
                 "main_linear.py (which defines LinearModel); this task has none"
             )
         base = getattr(host_cls, "_e2mc_host_cls", host_cls)

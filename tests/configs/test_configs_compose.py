@@ -254,7 +254,7 @@ def test_simsiam_heads_and_optimizer_follow_the_release():
 def test_simsiam_predictor_keeps_the_reference_fixed_lr():
     """The reference's predictor lr 0.1 (not 0.01 x base) through the adapter's param_group_lr,
     which needs the constant schedule; the CPU variants carry it too (run by the slow tests)."""
-    from e2mc_plugin.solo.config import validate_param_group_lr
+    from e2mc_plugin.solo.recipe.schema import validate_param_group_lr
 
     for recipe in (
         "pretrain/simsiam/continued",
@@ -288,7 +288,8 @@ def test_continued_recipes_build_an_empty_aux_loss_set():
 @pytest.mark.parametrize("recipe", [r for r, spec in PRETRAIN.items() if spec[1]])
 def test_recipe_blocks_pass_the_adapter_validation(recipe):
     config = pytest.importorskip(
-        "e2mc_plugin.solo.config", reason="e2mc_plugin.solo.config is not importable yet"
+        "e2mc_plugin.solo.recipe.schema",
+        reason="e2mc_plugin.solo.recipe.schema is not importable yet",
     )
     cfg = _compose_in_folder(recipe, ["pretrained.path=/ckpt/file.pth"])
     assert len(config.validate_aux_losses(cfg.aux_losses)) == len(cfg.aux_losses)

@@ -17,7 +17,6 @@ omegaconf = pytest.importorskip("omegaconf")
 torch = pytest.importorskip("torch")
 from omegaconf import OmegaConf  # noqa: E402
 
-from e2mc_plugin.solo.config import ConfigError  # noqa: E402
 from e2mc_plugin.solo.linear_model import (  # noqa: E402
     HeadSpec,
     LinearSpec,
@@ -25,6 +24,7 @@ from e2mc_plugin.solo.linear_model import (  # noqa: E402
     parse_linear_block,
     plugin_linear_model_class,
 )
+from e2mc_plugin.solo.recipe.schema import ConfigError  # noqa: E402
 
 
 def _cfg(**over):

@@ -1,4 +1,4 @@
-"""The one feature extractor (``e2mc_plugin.solo.features``): backbone features and raw projector
+"""The one feature extractor (``e2mc_plugin.solo.api``): backbone features and raw projector
 outputs in eval mode, for evaluation and pretraining batches, mode restored."""
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ pytest.importorskip("solo")
 
 def test_diag_extract_features_matches_a_manual_eval_pass():
     from e2mc_plugin.demo.preset import DemoConfig, method_cfg
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.api import build_method
-    from e2mc_plugin.solo.features import extract_features
+    from e2mc_plugin.solo.api import build_method, extract_features
+    from e2mc_plugin.solo.host import compat
 
     torch.manual_seed(0)
     model = build_method(method_cfg(DemoConfig(proj_hidden_dim=16, proj_output_dim=8), lr=0.1))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from e2mc_plugin.solo.host_info import describe_host, git_commit, identify_host, layout_of
+from e2mc_plugin.solo.host.detect import describe_host, git_commit, identify_host, layout_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,7 +80,7 @@ def test_the_installed_106_host_has_the_cfg_layout(monkeypatch):
     monkeypatch.delenv("SOLO_LEARN_SRC", raising=False)
     info = identify_host()
     assert info.layout == "cfg" and info.launchers
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     assert info.family == compat.HOST_VERSION
 

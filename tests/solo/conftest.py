@@ -21,7 +21,7 @@ def _one_thread():
 
 def make_probe():
     """A Lightning callback (built lazily: the Lightning package depends on the host)."""
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     pl = compat.lightning()
 
@@ -112,7 +112,7 @@ def make_probe():
 
 def make_loss_recorder():
     """A Lightning callback recording the loss Lightning backpropagates, per step."""
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     pl = compat.lightning()
 

@@ -10,8 +10,8 @@ import pickle
 import pytest
 import torch
 
-from e2mc_plugin.solo.data import synthetic_eval_loader, synthetic_pretrain_loader
-from e2mc_plugin.solo.presets import tiny_cfg
+from e2mc_plugin.testing.data import synthetic_eval_loader, synthetic_pretrain_loader
+from e2mc_plugin.testing.presets import tiny_cfg
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("solo") is None, reason="needs a solo-learn host (1.0.2 or 1.0.6)"
@@ -45,7 +45,7 @@ def _build(**overrides):
     ids=["unknown-name", "unknown-kwarg", "bad-mapping", "no-name", "not-a-list", "bad-embedding"],
 )
 def test_solo_bad_aux_losses_block_names_key_and_choices(aux, needles):
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     with pytest.raises(ConfigError) as info:
         _build(aux_losses=aux)
@@ -67,7 +67,7 @@ def test_solo_bad_aux_losses_block_names_key_and_choices(aux, needles):
     ids=["unknown-key", "bad-strict", "no-path"],
 )
 def test_solo_bad_pretrained_block_names_key(block, needles):
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     with pytest.raises(ConfigError) as info:
         _build(pretrained=block)
@@ -77,7 +77,7 @@ def test_solo_bad_pretrained_block_names_key(block, needles):
 
 def test_solo_unknown_method_lists_valid_methods():
     from e2mc_plugin.solo import api
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     with pytest.raises(ConfigError, match=r"method: unknown method 'vicregg'.*vicreg"):
         api.build_method(tiny_cfg("vicregg"))
@@ -85,7 +85,7 @@ def test_solo_unknown_method_lists_valid_methods():
 
 def test_solo_validated_blocks_are_normalized():
     from e2mc_plugin.checkpoints.recipe import PretrainedSpec
-    from e2mc_plugin.solo.config import parse_pretrained, validate_aux_losses
+    from e2mc_plugin.solo.recipe.schema import parse_pretrained, validate_aux_losses
 
     assert validate_aux_losses(None) == [] and validate_aux_losses([]) == []
     ((spec, emb),) = validate_aux_losses([dict(E2MC, embedding="backbone")])
@@ -98,7 +98,7 @@ def test_solo_validated_blocks_are_normalized():
 
 
 def test_solo_empty_aux_losses_adds_no_module_and_no_hook():
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     model = _build()
     assert not model._aux_groups and not hasattr(model, "aux_losses")
@@ -111,7 +111,7 @@ def test_solo_empty_aux_losses_adds_no_module_and_no_hook():
 
 def test_solo_embedding_key_groups_losses_by_module():
     model = _build(aux_losses=[E2MC, dict(E2MC, embedding="backbone"), {"name": "mmcr"}])
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     # "backbone" names the host's backbone attribute on both hosts (1.0.2: encoder)
     assert [p for p, _ in model._aux_groups] == ["projector", compat.BACKBONE_ATTR]
@@ -137,8 +137,8 @@ def test_solo_learnable_params_include_aux_parameters():
 
 
 def test_solo_with_aux_losses_is_cached_named_and_picklable():
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.wrapper import base_method_of, is_wrapped, with_aux_losses
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.method.wrapper import base_method_of, is_wrapped, with_aux_losses
 
     methods = compat.host_methods()
     cls = with_aux_losses(methods["vicreg"])
@@ -153,9 +153,9 @@ def test_solo_with_aux_losses_is_cached_named_and_picklable():
 
 
 def test_solo_register_adds_variants_idempotently_and_never_overwrites():
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.registration import RegistrationError, register
-    from e2mc_plugin.solo.wrapper import base_method_of
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.method.registration import RegistrationError, register
+    from e2mc_plugin.solo.method.wrapper import base_method_of
 
     host = compat.host_methods()
     table = dict(host)
@@ -177,8 +177,8 @@ def test_solo_register_adds_variants_idempotently_and_never_overwrites():
 
 
 def test_solo_register_into_host_methods_is_what_launchers_read():
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.registration import register
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.method.registration import register
 
     register()
     import solo.methods
@@ -189,7 +189,7 @@ def test_solo_register_into_host_methods_is_what_launchers_read():
 
 @pytest.mark.host102
 def test_solo_cfg_to_kwargs_matches_102_argparse_names():
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     cfg = tiny_cfg(
         "byol",
@@ -227,9 +227,9 @@ def test_solo_102_swav_small_crops_crash_the_host_but_not_the_wrapper():
 def test_solo_106_cfg_is_validated_in_add_and_assert_specific_cfg():
     from omegaconf import OmegaConf
 
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.config import ConfigError
-    from e2mc_plugin.solo.wrapper import with_aux_losses
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.method.wrapper import with_aux_losses
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     cls = with_aux_losses(compat.host_methods()["vicreg"])
     cfg = OmegaConf.create(tiny_cfg("vicreg_aux"))
@@ -263,7 +263,8 @@ def test_solo_106_variant_name_does_not_reach_the_backbone_factory(monkeypatch):
 
 
 def test_solo_extract_features_frozen_eval_no_grad():
-    from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
 
     model = _build(aux_losses=[E2MC])
     model.train()
@@ -279,8 +280,9 @@ def test_solo_extract_features_frozen_eval_no_grad():
 def test_solo_pretrained_block_initializes_weights(tmp_path, monkeypatch):
     """``pretrained: {path}`` loads a host checkpoint into the built model (fresh optimizer);
     the kNN/UMAP launchers' skip switch leaves the weights alone."""
-    from e2mc_plugin.solo import api, compat
-    from e2mc_plugin.solo.wrapper import SKIP_PRETRAINED_ENV
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.method.wrapper import SKIP_PRETRAINED_ENV
 
     torch.manual_seed(1)
     source = api.build_method(tiny_cfg("vicreg"), wrap=False)

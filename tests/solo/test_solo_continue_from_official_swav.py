@@ -13,15 +13,16 @@ from typing import Dict
 
 import torch
 
-from e2mc_plugin.solo.data import synthetic_pretrain_loader
-from e2mc_plugin.solo.presets import tiny_cfg
+from e2mc_plugin.testing.data import synthetic_pretrain_loader
+from e2mc_plugin.testing.presets import tiny_cfg
 
 E2MC_SWAV = {"name": "e2mc", "beta": 1.0, "gamma": 25.0, "mapping": "gaussian_cdf"}
 
 
 def _official_swav_file(path, cfg) -> Dict[str, torch.Tensor]:
     """Write a SwAV-release-style ``.pth.tar`` from a freshly built (other-seed) model."""
-    from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
 
     torch.manual_seed(123)
     donor = api.build_method(cfg, wrap=False).state_dict()
@@ -40,7 +41,7 @@ def _official_swav_file(path, cfg) -> Dict[str, torch.Tensor]:
 def _solo_name(official_key: str) -> str:
     """The loader's documented map: projection_head -> projector, prototypes.weight ->
     prototypes.weight_v, the rest of ``module.`` -> the host's backbone attribute."""
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     key = official_key[len("module.") :]
     if key.startswith("projection_head."):
@@ -51,7 +52,8 @@ def _solo_name(official_key: str) -> str:
 
 
 def test_solo_continued_swav_starts_from_the_official_file_and_trains(tmp_path):
-    from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
 
     pl = compat.lightning()
     cfg = tiny_cfg("swav", aux_losses=[E2MC_SWAV])

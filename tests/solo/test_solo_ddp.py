@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from e2mc_plugin.solo.data import synthetic_pretrain_loader
-from e2mc_plugin.solo.presets import tiny_cfg
+from e2mc_plugin.testing.data import synthetic_pretrain_loader
+from e2mc_plugin.testing.presets import tiny_cfg
 
 
 @pytest.mark.ddp

@@ -25,7 +25,7 @@ _image_folder = image_folder
 
 
 def test_solo_launcher_without_checkout_says_what_to_do(monkeypatch, capsys):
-    from e2mc_plugin.solo import launcher
+    from e2mc_plugin.solo.launch import commands as launcher
 
     monkeypatch.delenv(launcher.SOLO_SRC_ENV, raising=False)
     monkeypatch.setattr(launcher, "_installed_checkout", lambda script: None)
@@ -37,7 +37,7 @@ def test_solo_launcher_without_checkout_says_what_to_do(monkeypatch, capsys):
 def test_solo_launcher_falls_back_to_the_editable_solo_checkout(tmp_path, monkeypatch):
     import importlib.machinery
 
-    from e2mc_plugin.solo import launcher
+    from e2mc_plugin.solo.launch import commands as launcher
 
     (tmp_path / "solo").mkdir()
     (tmp_path / "solo" / "__init__.py").write_text("")
@@ -54,14 +54,15 @@ def test_solo_launcher_falls_back_to_the_editable_solo_checkout(tmp_path, monkey
 
 
 def test_solo_launcher_rejects_a_folder_without_the_script(tmp_path, capsys):
-    from e2mc_plugin.solo import launcher
+    from e2mc_plugin.solo.launch import commands as launcher
 
     assert launcher.main_knn(["--solo-src", str(tmp_path)]) == 2
     assert f"{tmp_path / 'main_knn.py'} does not exist" in capsys.readouterr().err
 
 
 def test_solo_launcher_flags_and_overrides():
-    from e2mc_plugin.solo import launcher, overrides
+    from e2mc_plugin.solo.launch import commands as launcher
+    from e2mc_plugin.solo.launch import overrides
 
     args, src, cpu = launcher._split_flags(
         ["a=1", "--solo-src", "/s", "--cpu", "--config-name", "n"]
@@ -80,7 +81,7 @@ def test_solo_launcher_flags_and_overrides():
 
 
 def test_solo_cpu_shim_maps_cuda_to_cpu_and_restores():
-    from e2mc_plugin.solo.launcher import cpu_shim
+    from e2mc_plugin.solo.launch.commands import cpu_shim
 
     before = (torch.Tensor.cuda, torch.nn.Module.cuda, torch.Tensor.to, torch.nn.Module.to)
     lin = torch.nn.Linear(2, 2)
@@ -256,7 +257,7 @@ def _flags(args, *names):
 @pytest.mark.host102
 def test_solo_launcher_refuses_the_102_host(tmp_path, monkeypatch, capsys):
     """The launchers are 1.0.6 hydra scripts; on 1.0.2 the launcher points to the Python API."""
-    from e2mc_plugin.solo import launcher
+    from e2mc_plugin.solo.launch import commands as launcher
 
     (tmp_path / "main_pretrain.py").write_text("raise SystemExit('must not run')\n")
     monkeypatch.setattr(sys, "path", list(sys.path))

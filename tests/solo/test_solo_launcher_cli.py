@@ -25,7 +25,7 @@ def _hydra_value(override: str):
 
 def test_solo_launcher_quotes_a_plain_value_holding_equals():
     pytest.importorskip("hydra")
-    from e2mc_plugin.solo.overrides import quote_equals
+    from e2mc_plugin.solo.launch.overrides import quote_equals
 
     path = "/runs/linear/offline-ab12/vicreg-offline-ab12-ep=0.ckpt"
     argv = [
@@ -45,7 +45,7 @@ def test_solo_launcher_shows_the_quoted_form_of_a_structured_value():
     pytest.importorskip("hydra")
     import shlex
 
-    from e2mc_plugin.solo.overrides import OverrideError, quote_equals
+    from e2mc_plugin.solo.launch.overrides import OverrideError, quote_equals
 
     bad = "pretrained={path: /ckpt/run-ep=3.ckpt, format: solo}"
     with pytest.raises(OverrideError) as err:
@@ -73,7 +73,7 @@ def test_solo_launcher_shows_the_quoted_form_of_a_structured_value():
     ],
 )
 def test_solo_launcher_device_count_matches_lightning(devices, accelerator, expected):
-    from e2mc_plugin.solo.host_devices import device_count
+    from e2mc_plugin.solo.host.devices import device_count
 
     assert device_count(devices, accelerator) == expected
 
@@ -93,8 +93,8 @@ def _composed(train: Path, devices: str):
 def test_solo_launcher_scales_the_lr_by_the_processes_started(tmp_path, devices):
     """solo's own ``parse_cfg`` with a 2-element list is the reference; the user's value is what
     Lightning gets back."""
-    from e2mc_plugin.solo.host_devices import scaling_by_device_count
-    from e2mc_plugin.solo.registration import register
+    from e2mc_plugin.solo.host.devices import scaling_by_device_count
+    from e2mc_plugin.solo.method.registration import register
 
     register()
     import solo.args.pretrain as host
@@ -115,8 +115,8 @@ def test_solo_launcher_scales_the_lr_by_the_processes_started(tmp_path, devices)
 
 def test_solo_launcher_callbacks_factory_adds_the_summary_only_when_launched(monkeypatch):
     """Outside the launcher the factory gives only the recipe guard; launched, also the summary."""
-    from e2mc_plugin.solo.callbacks import SUMMARY_ENV, factory
-    from e2mc_plugin.solo.recipe_guard import RecipeGuard
+    from e2mc_plugin.solo.launch.callbacks import SUMMARY_ENV, factory
+    from e2mc_plugin.solo.method.guard import RecipeGuard
 
     monkeypatch.delenv(SUMMARY_ENV, raising=False)
     assert [type(c) for c in factory()] == [RecipeGuard]
@@ -131,7 +131,7 @@ def test_solo_launcher_run_summary_pickles_into_a_fresh_process(tmp_path):
     import pickle
     import subprocess
 
-    from e2mc_plugin.solo.callbacks import make_run_summary
+    from e2mc_plugin.solo.launch.callbacks import make_run_summary
 
     (tmp_path / "cb.pkl").write_bytes(pickle.dumps(make_run_summary("linear")))
     code = "import pickle, sys; c = pickle.load(open(sys.argv[1], 'rb'))"
@@ -155,8 +155,8 @@ def test_solo_launcher_run_summary_after_a_real_fit(tmp_path, monkeypatch, capsy
     from solo.utils.checkpointer import Checkpointer
     from torch.utils.data import DataLoader, TensorDataset
 
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.callbacks import SUMMARY_ENV
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.launch.callbacks import SUMMARY_ENV
 
     pl = compat.lightning()
 
@@ -220,7 +220,7 @@ def test_solo_launcher_run_summary_after_a_real_fit(tmp_path, monkeypatch, capsy
 def fake_checkout(tmp_path, monkeypatch):
     """``tmp_path`` as the checkout of a host script written by the test; ``solo`` stays the one
     this process already imported (the fake checkout has none)."""
-    from e2mc_plugin.solo import relaunch
+    from e2mc_plugin.solo.launch import relaunch
 
     monkeypatch.setattr(relaunch, "put_checkout_first", lambda root: None)
     return tmp_path
@@ -243,8 +243,8 @@ for feat, rows in (("backbone", [("cosine", 3, 0.07, 50.0, 100.0)]),
 def test_solo_launcher_knn_writes_its_results_beside_the_checkpoint(
     fake_checkout, tmp_path, capsys, monkeypatch
 ):
-    from e2mc_plugin.solo import launcher
-    from e2mc_plugin.solo.wrapper import SKIP_PRETRAINED_ENV
+    from e2mc_plugin.solo.launch import commands as launcher
+    from e2mc_plugin.solo.method.wrapper import SKIP_PRETRAINED_ENV
 
     monkeypatch.delenv(SKIP_PRETRAINED_ENV, raising=False)
     (tmp_path / "main_knn.py").write_text(KNN_SCRIPT)
@@ -276,7 +276,7 @@ def test_solo_launcher_knn_writes_its_results_beside_the_checkpoint(
 
 @pytest.mark.host106
 def test_solo_launcher_knn_without_cuda_hints_at_cpu(fake_checkout, tmp_path, capsys, monkeypatch):
-    from e2mc_plugin.solo import launcher
+    from e2mc_plugin.solo.launch import commands as launcher
 
     (tmp_path / "main_umap.py").write_text(
         "raise RuntimeError('Found no NVIDIA driver on your system. Please check ...')\n"
@@ -296,7 +296,7 @@ def test_solo_launcher_knn_without_cuda_hints_at_cpu(fake_checkout, tmp_path, ca
 def test_solo_launcher_refuses_an_unparseable_override_before_running(
     fake_checkout, tmp_path, capsys
 ):
-    from e2mc_plugin.solo import launcher
+    from e2mc_plugin.solo.launch import commands as launcher
 
     (tmp_path / "main_pretrain.py").write_text("raise SystemExit('must not run')\n")
     bad = "pretrained={path: /ckpt/run-ep=3.ckpt, format: solo}"
@@ -306,7 +306,7 @@ def test_solo_launcher_refuses_an_unparseable_override_before_running(
 
 
 def test_solo_launcher_summary_prints_each_logged_metric_once():
-    from e2mc_plugin.solo.run_summary import format_record
+    from e2mc_plugin.solo.launch.run_summary import format_record
 
     metrics = {"loss": 1.5, "loss_step": 2.0, "loss_epoch": 1.5, "lr_step": 0.1, "acc": None}
     record = {"command": "linear", "folder": "/r", "checkpoint": "/r/a.ckpt", "metrics": metrics}

@@ -52,7 +52,8 @@ else:
 
 @pytest.mark.host106
 def test_solo_launcher_ranks_relaunched_by_lightning_register_the_plugin(tmp_path):
-    from e2mc_plugin.solo import launcher, relaunch
+    from e2mc_plugin.solo.launch import commands as launcher
+    from e2mc_plugin.solo.launch import relaunch
 
     checkout = tmp_path / "checkout"
     checkout.mkdir()
@@ -88,7 +89,7 @@ def test_solo_launcher_rank_entry_without_launcher_says_what_to_do(tmp_path):
     import os
     import subprocess
 
-    from e2mc_plugin.solo.relaunch import ENTRY_SCRIPT, HOST_SCRIPT_ENV
+    from e2mc_plugin.solo.launch.relaunch import ENTRY_SCRIPT, HOST_SCRIPT_ENV
 
     env = {k: v for k, v in os.environ.items() if k != HOST_SCRIPT_ENV}
     proc = subprocess.run(
@@ -125,7 +126,7 @@ def test_solo_launcher_ddp_two_cpu_processes_gather_the_global_batch(tmp_path, s
     the lr is scaled for 2 processes. (``ddp_spawn`` cannot run solo's ``main_pretrain.py``: its
     ``dataset_with_index`` class is local and does not pickle; the wrapped model under
     ``ddp_spawn`` is tested in ``test_solo_ddp.py``.)"""
-    from e2mc_plugin.solo import launcher
+    from e2mc_plugin.solo.launch import commands as launcher
 
     src = Path(launcher._installed_checkout("main_pretrain.py") or pytest.skip("no checkout"))
     local = 4
@@ -174,7 +175,7 @@ def test_solo_launcher_refuses_a_plain_method_carrying_aux_losses(tmp_path):
     and record the unused block in ``args.json``: through the launcher (the plugin's
     ``callbacks_factory`` entry point adds the recipe guard to the host's Trainer) it stops before
     the first step with an error naming ``vicreg_aux``, and no checkpoint is written."""
-    from e2mc_plugin.solo import launcher
+    from e2mc_plugin.solo.launch import commands as launcher
 
     src = Path(launcher._installed_checkout("main_pretrain.py") or pytest.skip("no checkout"))
     train = image_folder(tmp_path / "data" / "train", classes=2, per_class=4, seed=0)

@@ -10,8 +10,8 @@ import logging
 import pytest
 import torch
 
-from e2mc_plugin.solo.data import synthetic_pretrain_loader
-from e2mc_plugin.solo.presets import tiny_cfg
+from e2mc_plugin.testing.data import synthetic_pretrain_loader
+from e2mc_plugin.testing.presets import tiny_cfg
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("solo") is None, reason="needs a solo-learn host (1.0.2 or 1.0.6)"
@@ -44,7 +44,7 @@ def saved(tmp_path):
 
 
 def test_solo_checkpoint_records_the_aux_configuration(saved):
-    from e2mc_plugin.solo.mixin import AUX_RECORD_KEY
+    from e2mc_plugin.solo.method.resume import AUX_RECORD_KEY
 
     ckpt = torch.load(saved, map_location="cpu", weights_only=False)
     assert ckpt[AUX_RECORD_KEY] == [E2MC, {"name": "mmcr"}]
@@ -65,7 +65,7 @@ def test_solo_resume_with_the_same_aux_losses_continues(saved, tmp_path):
     ids=["other-beta", "one-removed", "empty"],
 )
 def test_solo_resume_with_other_aux_losses_is_refused(saved, aux, change):
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     model = _model(aux)
     with pytest.raises(ConfigError) as info:
@@ -76,7 +76,7 @@ def test_solo_resume_with_other_aux_losses_is_refused(saved, aux, change):
 
 def test_solo_resume_override_warns_and_continues(saved, caplog):
     model = _model([dict(E2MC, beta=10), {"name": "mmcr"}], resume_aux_override=True)
-    with caplog.at_level(logging.WARNING, logger="e2mc_plugin.solo.mixin"):
+    with caplog.at_level(logging.WARNING, logger="e2mc_plugin.solo.method.mixin"):
         trainer = _fit(model, 2, ckpt_path=str(saved))
     assert trainer.global_step == 4
     assert any("aux_losses[0].beta: 1000 -> 10" in r.getMessage() for r in caplog.records)

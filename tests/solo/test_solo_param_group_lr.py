@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from e2mc_plugin.solo.data import synthetic_pretrain_loader
-from e2mc_plugin.solo.presets import tiny_cfg
+from e2mc_plugin.testing.data import synthetic_pretrain_loader
+from e2mc_plugin.testing.presets import tiny_cfg
 
 E2MC_SIMSIAM = {"name": "e2mc", "beta": 0.001, "gamma": 0.01, "mapping": "gaussian_cdf"}
 
@@ -72,7 +72,7 @@ def test_solo_param_group_lr_survives_training_steps():
     ids=["unknown-module", "negative", "not-a-group", "not-a-mapping", "scheduled"],
 )
 def test_solo_bad_param_group_lr_names_the_key(overrides, needles):
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     with pytest.raises(ConfigError) as info:
         _build(**overrides)
@@ -82,7 +82,7 @@ def test_solo_bad_param_group_lr_names_the_key(overrides, needles):
 
 def test_solo_param_group_lr_is_not_for_the_plain_host_class():
     from e2mc_plugin.solo import api
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     with pytest.raises(ConfigError, match="param_group_lr"):
         api.build_method(tiny_cfg("simsiam", param_group_lr={"predictor": 0.1}), wrap=False)

@@ -10,7 +10,7 @@ import logging
 import pytest
 import torch
 
-from e2mc_plugin.solo.presets import tiny_cfg
+from e2mc_plugin.testing.presets import tiny_cfg
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("solo") is None, reason="needs a solo-learn host (1.0.2 or 1.0.6)"
@@ -57,7 +57,7 @@ def test_solo_one_build_constructs_each_aux_loss_once(monkeypatch):
     ids=["aux_loss", "auxlosses", "pretrain", "param_group_lrs", "nested", "nested-pre", "typo"],
 )
 def test_solo_misspelled_or_misplaced_block_names_the_right_key(overrides, needles):
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     with pytest.raises(ConfigError) as info:
         _build(**overrides)
@@ -66,7 +66,7 @@ def test_solo_misspelled_or_misplaced_block_names_the_right_key(overrides, needl
 
 
 def test_solo_host_keys_are_not_mistaken_for_plugin_blocks():
-    from e2mc_plugin.solo.config import misplaced_recipe_key
+    from e2mc_plugin.solo.recipe.schema import misplaced_recipe_key
 
     cfg = tiny_cfg("vicreg", aux_losses=[E2MC])
     cfg.update(
@@ -82,9 +82,9 @@ def test_solo_host_keys_are_not_mistaken_for_plugin_blocks():
 def test_solo_106_misspelled_block_fails_in_add_and_assert_specific_cfg():
     from omegaconf import OmegaConf
 
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.config import ConfigError
-    from e2mc_plugin.solo.wrapper import with_aux_losses
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.method.wrapper import with_aux_losses
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     cls = with_aux_losses(compat.host_methods()["vicreg"])
     cfg = OmegaConf.create(tiny_cfg("vicreg_aux", aux_loss=[E2MC]))
@@ -101,7 +101,7 @@ def test_solo_106_misspelled_block_fails_in_add_and_assert_specific_cfg():
     ],
 )
 def test_solo_embedding_that_never_sees_the_features_fails_at_build(embedding, needles):
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     with pytest.raises(ConfigError) as info:
         _build(aux_losses=[dict(E2MC, embedding=embedding)])
@@ -134,7 +134,8 @@ def test_solo_pretrained_scope_backbone_loads_a_backbone_only_file(tmp_path, cap
     """``pretrained.scope: backbone`` loads a backbone-only file strictly (every backbone tensor
     equal to the file's) and warns what stayed random; the default full scope refuses it."""
     from e2mc_plugin.checkpoints import CheckpointMismatchError
-    from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
 
     torch.manual_seed(123)
     source = api.build_method(tiny_cfg("vicreg"), wrap=False)
@@ -153,7 +154,7 @@ def test_solo_pretrained_scope_backbone_loads_a_backbone_only_file(tmp_path, cap
 
 
 def test_solo_bad_pretrained_scope_names_the_choices():
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     with pytest.raises(ConfigError, match=r"pretrained\.scope: .*'head'.*full, backbone"):
         _build(pretrained={"path": "/x.ckpt", "scope": "head"})
@@ -173,9 +174,10 @@ def _init_file(tmp_path):
 def test_solo_pretrained_loads_at_the_start_of_fit_when_built_like_the_host(tmp_path):
     """Built as the host's launcher builds it (the class on its cfg, no API), the method reads
     its ``pretrained:`` file at ``setup("fit")``: training starts from the file's weights."""
-    from e2mc_plugin.solo import api, compat
-    from e2mc_plugin.solo.data import synthetic_pretrain_loader
-    from e2mc_plugin.solo.wrapper import with_aux_losses
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.method.wrapper import with_aux_losses
+    from e2mc_plugin.testing.data import synthetic_pretrain_loader
 
     path, state = _init_file(tmp_path)
     cfg = tiny_cfg("vicreg", pretrained={"path": str(path)})
@@ -202,7 +204,8 @@ def test_solo_evaluation_does_not_reread_a_moved_init_file(tmp_path):
     from omegaconf import OmegaConf
 
     from e2mc_plugin.checkpoints.writer import write_host_checkpoint
-    from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
 
     path, _ = _init_file(tmp_path)
     model = api.build_method(tiny_cfg("vicreg", pretrained={"path": str(path)}))

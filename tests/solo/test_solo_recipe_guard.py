@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from e2mc_plugin.solo.data import synthetic_pretrain_loader
-from e2mc_plugin.solo.presets import tiny_cfg
+from e2mc_plugin.testing.data import synthetic_pretrain_loader
+from e2mc_plugin.testing.presets import tiny_cfg
 
 pytestmark = pytest.mark.host106
 
@@ -17,7 +17,7 @@ E2MC = {"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}
 def _plain_vicreg(**overrides):
     """The host's own VICReg built from a cfg that carries extra keys (as main_pretrain.py
     would build it from ``method: vicreg``): the host ignores them."""
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     return compat.instantiate(compat.host_methods()["vicreg"], tiny_cfg("vicreg", **overrides))
 
@@ -25,7 +25,7 @@ def _plain_vicreg(**overrides):
 def _fit(model) -> bool:
     """Fit one step under the guard; whether any weight moved."""
     from e2mc_plugin.solo import api
-    from e2mc_plugin.solo.recipe_guard import RecipeGuard
+    from e2mc_plugin.solo.method.guard import RecipeGuard
 
     before = {k: v.clone() for k, v in model.state_dict().items()}
     api.fit(
@@ -52,7 +52,7 @@ def _fit(model) -> bool:
     ids=["aux_losses", "pretrained", "param_group_lr", "misspelled", "nested"],
 )
 def test_solo_guard_refuses_plain_method_with_plugin_blocks(overrides, needles):
-    from e2mc_plugin.solo.config import ConfigError
+    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     model = _plain_vicreg(**overrides)
     assert type(model).__name__ == "VICReg"  # the host built it and ignored the blocks

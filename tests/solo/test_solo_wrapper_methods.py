@@ -16,8 +16,8 @@ import math
 import pytest
 import torch
 
-from e2mc_plugin.solo.data import synthetic_eval_loader, synthetic_pretrain_loader
-from e2mc_plugin.solo.presets import tiny_cfg
+from e2mc_plugin.testing.data import synthetic_eval_loader, synthetic_pretrain_loader
+from e2mc_plugin.testing.presets import tiny_cfg
 
 # no host marker = runs on either host (host102 / host106 mark the single-host cases)
 pytestmark = pytest.mark.skipif(
@@ -62,7 +62,8 @@ def _close(a, b, rtol=1e-5, atol=1e-6):
 
 @pytest.mark.parametrize("method,n_small,aux", _params())
 def test_solo_wrapped_fit_captures_logs_and_backprops(method, n_small, aux, probe):
-    from e2mc_plugin.solo import api, compat
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
 
     cfg = tiny_cfg(method, aux_losses=aux, **{"data.num_small_crops": n_small})
     torch.manual_seed(0)
@@ -149,7 +150,7 @@ def test_solo_empty_aux_losses_is_bit_identical_to_host_method(
     method, n_small, loss_recorder_factory
 ):
     from e2mc_plugin.solo import api
-    from e2mc_plugin.solo.wrapper import base_method_of
+    from e2mc_plugin.solo.method.wrapper import base_method_of
 
     cfg = tiny_cfg(method, **{"data.num_small_crops": n_small})
 

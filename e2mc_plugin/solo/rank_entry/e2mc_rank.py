@@ -1,6 +1,6 @@
 """Entry script of the processes that Lightning re-launches during ``e2mc-plugin pretrain|linear``
 (``strategy=ddp``): it registers the plugin, then runs the host script named by
-``$E2MC_PLUGIN_HOST_SCRIPT`` with this command line. See ``e2mc_plugin.solo.relaunch``.
+``$E2MC_PLUGIN_HOST_SCRIPT`` with this command line. See ``e2mc_plugin.solo.launch.relaunch``.
 
 Kept alone in its folder: Python puts a script's folder first on ``sys.path``, and that folder
 must hold no module that could shadow the host's (``config``, ``solo``...).
@@ -19,7 +19,7 @@ if _ROOT not in sys.path:
     sys.path.append(_ROOT)
 
 if __name__ == "__main__":
-    from e2mc_plugin.solo.relaunch import rank_main
+    from e2mc_plugin.solo.launch.relaunch import rank_main
 
     code = rank_main()
     sys.stdout.flush()

@@ -14,8 +14,8 @@ from typing import List, Optional
 import torch
 from torch import nn
 
-from e2mc_plugin.solo import compat
-from e2mc_plugin.solo.config import ConfigError
+from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.recipe.schema import ConfigError
 
 __all__ = ["check_embedding", "default_embedding", "submodule", "valid_embeddings"]
 

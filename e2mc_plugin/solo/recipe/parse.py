@@ -1,24 +1,22 @@
 """``parse_recipe(cfg) -> Recipe``: the adapter's recipe blocks read once into typed values.
 
 Every aux loss is built here, once: a bad name, keyword or value fails before any model is built,
-and the built module is the one the method trains with. On solo-learn 1.0.6 the parse runs in
-``add_and_assert_specific_cfg`` (which the host calls from ``BaseMethod.__init__``) and the
-wrapper's ``__init__`` receives the result through :func:`parsing_slot`; on 1.0.2 the wrapper's
-``__init__`` parses its keyword arguments itself.
+and the built module is the one the method trains with. The wrapped method's ``__init__`` calls
+:func:`parse_recipe` once, on both hosts, before the host's ``__init__`` runs (1.0.6: on the
+DictConfig it receives; 1.0.2: on its keyword arguments). The blocks' schema and checks:
+:mod:`e2mc_plugin.solo.recipe.schema`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from torch import nn
 
 from e2mc_plugin.checkpoints.recipe import PretrainedSpec
-from e2mc_plugin.solo import compat
-from e2mc_plugin.solo.config import (
+from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.recipe.schema import (
     ADAPTER_KEYS,
     RESUME_OVERRIDE_KEY,
     ConfigError,
@@ -28,7 +26,7 @@ from e2mc_plugin.solo.config import (
     validate_param_group_lr,
 )
 
-__all__ = ["AuxEntry", "Recipe", "parse_recipe", "parsing_slot", "offer_parsed"]
+__all__ = ["AuxEntry", "Recipe", "parse_recipe"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,27 +111,3 @@ def parse_recipe(cfg: Mapping[str, Any]) -> Recipe:
         param_group_lr=validate_param_group_lr(cfg.get("param_group_lr")),
         resume_aux_override=override,
     )
-
-
-_SLOT: contextvars.ContextVar[Optional[List[Recipe]]] = contextvars.ContextVar(
-    "e2mc_recipe_slot", default=None
-)
-
-
-@contextlib.contextmanager
-def parsing_slot() -> Iterator[List[Recipe]]:
-    """While a wrapped method is constructed: a list that receives the :class:`Recipe` parsed by
-    ``add_and_assert_specific_cfg`` (called by the host's ``__init__``), so it is parsed once."""
-    slot: List[Recipe] = []
-    token = _SLOT.set(slot)
-    try:
-        yield slot
-    finally:
-        _SLOT.reset(token)
-
-
-def offer_parsed(recipe: Recipe) -> None:
-    """Hand ``recipe`` to the constructor in progress (no-op outside :func:`parsing_slot`)."""
-    slot = _SLOT.get()
-    if slot is not None:
-        slot.append(recipe)

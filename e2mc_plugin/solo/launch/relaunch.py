@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 HOST_SCRIPT_ENV = "E2MC_PLUGIN_HOST_SCRIPT"
-ENTRY_SCRIPT = Path(__file__).resolve().parent / "rank_entry" / "e2mc_rank.py"
+# the script keeps its path from before the adapter's re-layout (solo/rank_entry/)
+ENTRY_SCRIPT = Path(__file__).resolve().parents[1] / "rank_entry" / "e2mc_rank.py"
 HYDRA_SCRIPTS = ("main_pretrain.py", "main_linear.py")
 
 
@@ -66,8 +67,8 @@ def prepare_host(root: Path, command: str) -> None:
     """The checkout's ``solo`` first on ``sys.path`` and the ``<method>_aux`` variants in its
     ``METHODS``. Raises :class:`LauncherError` on a host without the 1.0.6 launchers."""
     put_checkout_first(root)
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.registration import register
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.method.registration import register
 
     if not compat.CFG_API:
         raise LauncherError(
@@ -115,7 +116,7 @@ def run_host(script: Path, args: Sequence[str]) -> int:
     """Run ``script`` as ``__main__`` in this process with ``sys.argv = [ENTRY_SCRIPT, *args]``
     and ``$E2MC_PLUGIN_HOST_SCRIPT = script`` (see the module docstring); return its exit code.
     The hydra launchers run with the lr scaled by the real device count (``host_devices``)."""
-    from e2mc_plugin.solo.host_devices import scaling_by_device_count
+    from e2mc_plugin.solo.host.devices import scaling_by_device_count
 
     argv_before = sys.argv
     sys.argv = [str(ENTRY_SCRIPT), *args]

@@ -1,55 +1,13 @@
-"""Loaders in the hosts' pretraining batch format ``[indexes, [crop_0, ..., crop_{V-1}],
-targets]`` (large crops first), and deterministic synthetic loaders for tests and benchmarks."""
+"""Deterministic synthetic loaders in the hosts' batch formats, for tests and benchmarks:
+pretraining batches ``[indexes, [crop_0, ..., crop_{V-1}], targets]`` (large crops first) and
+evaluation batches ``(images, targets)``."""
 
 from __future__ import annotations
-
-from typing import Callable, Optional, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["pretrain_loader", "synthetic_eval_loader", "synthetic_pretrain_loader"]
-
-
-class _MultiCropDataset(Dataset):
-    """Wraps an ``(image, target)`` dataset into the host's ``(index, [crops...], target)``."""
-
-    def __init__(self, dataset: Dataset, transforms: Sequence[Callable]):
-        self.dataset = dataset
-        self.transforms = list(transforms)
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int):
-        image, target = self.dataset[index]
-        return index, [t(image) for t in self.transforms], target
-
-
-def pretrain_loader(
-    dataset: Dataset,
-    transforms: Sequence[Callable],
-    *,
-    batch_size: int,
-    shuffle: bool = True,
-    num_workers: int = 0,
-    drop_last: bool = True,
-    generator: Optional[torch.Generator] = None,
-) -> DataLoader:
-    """A pretraining loader over an ``(image, target)`` dataset: one transform per crop.
-
-    Put the large-crop transforms first (``num_large_crops`` of them), then the small ones; the
-    loader yields ``[indexes, [crop_0, ..., crop_{V-1}], targets]`` as the hosts expect.
-    ``drop_last=True`` because entropy estimators need full batches.
-    """
-    return DataLoader(
-        _MultiCropDataset(dataset, transforms),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        num_workers=num_workers,
-        drop_last=drop_last,
-        generator=generator,
-    )
+__all__ = ["synthetic_eval_loader", "synthetic_pretrain_loader"]
 
 
 class _SyntheticMultiCrop(Dataset):

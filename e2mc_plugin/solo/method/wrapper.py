@@ -1,21 +1,22 @@
 """``with_aux_losses(MethodCls)``: the same solo-learn method plus auxiliary losses (CaSSLe-style).
 
-The factory combines :class:`~e2mc_plugin.solo.mixin.AuxLossesMixin` with the host class in a
+The factory combines :class:`~e2mc_plugin.solo.method.mixin.AuxLossesMixin` with the host class in a
 ``class`` statement; the result is named ``<Method>WithAux``, lives in this module and is cached, so
 it pickles (``ddp_spawn``) and unpickles in a fresh process through the module ``__getattr__``.
 
 On solo-learn 1.0.2 the methods other than SimCLR/BYOL/W-MSE cannot take small crops (their
 ``training_step`` unpacks exactly two features); the wrapper shows them only the large crops and
-encodes the small crops itself for the all-view losses (see :mod:`e2mc_plugin.solo.compat`).
+encodes the small crops itself for the all-view losses (see :mod:`e2mc_plugin.solo.host.compat`).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Dict
+from typing import Dict, Optional
 
-from e2mc_plugin.solo import compat
-from e2mc_plugin.solo.mixin import SKIP_PRETRAINED_ENV, AuxLossesMixin
+from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.host.picklable import picklable_subclass, rebuilding_getattr
+from e2mc_plugin.solo.method.mixin import SKIP_PRETRAINED_ENV, AuxLossesMixin
 
 __all__ = ["with_aux_losses", "is_wrapped", "base_method_of", "SKIP_PRETRAINED_ENV"]
 
@@ -35,7 +36,7 @@ def with_aux_losses(method_cls: type) -> type:
     """Return ``method_cls`` + auxiliary losses (cached: the same class for the same input).
 
     The subclass ``class <Method>WithAux(AuxLossesMixin, method_cls)`` reads ``aux_losses``,
-    ``pretrained`` and ``param_group_lr`` (see :mod:`e2mc_plugin.solo.config`) and logs
+    ``pretrained`` and ``param_group_lr`` (see :mod:`e2mc_plugin.solo.recipe.schema`) and logs
     ``train_aux/loss``, ``train_loss`` (progress bar) and ``train_aux/<loss>/<term>`` with
     ``on_epoch=True, sync_dist=True``. A class that is already wrapped is returned unchanged.
     """
@@ -52,23 +53,22 @@ def with_aux_losses(method_cls: type) -> type:
     class Wrapped(AuxLossesMixin, method_cls):
         _e2mc_base_method = method_cls
 
-    Wrapped.__name__ = Wrapped.__qualname__ = name
-    Wrapped.__module__ = __name__
     Wrapped.__doc__ = (
         f"{method_cls.__name__} with e2mc-plugin auxiliary losses.\n\n{with_aux_losses.__doc__}"
     )
-    setattr(module, name, Wrapped)
-    _WRAPPED[method_cls] = Wrapped
+    _WRAPPED[method_cls] = picklable_subclass(Wrapped, __name__, name)
     return Wrapped
 
 
-def __getattr__(name: str) -> type:
+def _rebuild(name: str) -> Optional[type]:
     """``<HostClass>WithAux`` on first access, so that a pickled wrapped model (``ddp_spawn``,
     multiprocessing) unpickles in a fresh process where the class was not created yet."""
-    if name.endswith("WithAux"):
-        methods = compat.host_methods()
-        host = {cls.__name__: cls for cls in methods.values() if isinstance(cls, type)}
-        base = host.get(name[: -len("WithAux")])
-        if base is not None and not is_wrapped(base):
-            return with_aux_losses(base)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not name.endswith("WithAux"):
+        return None
+    methods = compat.host_methods()
+    host = {cls.__name__: cls for cls in methods.values() if isinstance(cls, type)}
+    base = host.get(name[: -len("WithAux")])
+    return with_aux_losses(base) if base is not None and not is_wrapped(base) else None
+
+
+__getattr__ = rebuilding_getattr(__name__, _rebuild)

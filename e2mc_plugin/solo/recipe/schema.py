@@ -1,5 +1,5 @@
-"""The recipe blocks the host adapter reads (``aux_losses``, ``pretrained``, ``param_group_lr``):
-their schema, their per-block checks, and the check for misspelled or misplaced blocks.
+"""The recipe blocks the plugin reads, in one place: their schema, their per-block checks, and the
+check for misspelled or misplaced blocks. Everything else in a recipe is the host's.
 
 ```yaml
 aux_losses:                 # list; [] (default) = the unwrapped method, bit for bit
@@ -19,28 +19,43 @@ param_group_lr:             # optional: fixed lr of the host's param group holdi
   predictor: 0.1            # parameters of this module (absolute: not scaled by batch size);
                             # needs scheduler.name: none (the reference SimSiam predictor)
 resume_aux_override: false  # optional: resume a checkpoint trained with other aux_losses
+e2mc_linear:                # main_linear.py with the PluginLinearModel hydra callback only
+  backbone_lr: 0.03         # base lr of the backbone group (finetune: True), scaled like
+                            # optimizer.lr by solo's batch rule; null = optimizer.lr (host)
+  lr_decay_gamma: 0.2       # factor of scheduler.name "step" (host: 0.1)
+  head: {name: res5_pool_bn, kernel: 6, stride: 1, batchnorm: true}   # or null (host head)
 ```
-Errors are :class:`ConfigError` (a ``ValueError``) whose message starts with the bad key
-(``aux_losses[0].name``, ``pretrained.pth``) and lists the valid choices. Nothing here builds a
-loss: :func:`e2mc_plugin.solo.recipe.parse_recipe` does, once.
+The first four are read by the wrapped method (``method: <name>_aux``,
+:func:`e2mc_plugin.solo.recipe.parse.parse_recipe`), ``e2mc_linear`` by the fine-tuning model
+(:mod:`e2mc_plugin.solo.linear_model`). Errors are :class:`ConfigError` (a ``ValueError``)
+whose message starts with the bad key (``aux_losses[0].name``, ``pretrained.pth``) and lists the
+valid choices. Nothing here builds a
+loss: :func:`e2mc_plugin.solo.recipe.parse.parse_recipe` does, once.
 """
 
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from e2mc_plugin.checkpoints.recipe import PretrainedSpec, validate_pretrained
-from e2mc_plugin.solo.compat import to_plain
+from e2mc_plugin.method_families import SUFFIX
+from e2mc_plugin.solo.host.compat import to_plain
 
 __all__ = [
     "ADAPTER_KEYS",
     "ADAPTER_TOP_LEVEL_KEYS",
+    "LINEAR_BLOCK",
+    "METHOD_BLOCKS",
     "RECIPE_BLOCKS",
     "RESUME_OVERRIDE_KEY",
     "SUFFIX",
     "AuxSpec",
     "ConfigError",
+    "HeadSpec",
+    "LinearSpec",
+    "parse_linear_block",
     "misplaced_recipe_key",
     "parse_pretrained",
     "to_plain",
@@ -49,15 +64,16 @@ __all__ = [
     "validate_pretrained",
 ]
 
-#: ``method: <host method><SUFFIX>`` names the wrapped variant (``vicreg_aux``)
-SUFFIX = "_aux"
-
-#: the top-level recipe blocks the adapter reads (everything else is the host's)
-RECIPE_BLOCKS = ("aux_losses", "pretrained", "param_group_lr")
+#: the blocks the wrapped method reads (a plain host method carrying one is refused)
+METHOD_BLOCKS = ("aux_losses", "pretrained", "param_group_lr")
+#: the block the fine-tuning LinearModel reads
+LINEAR_BLOCK = "e2mc_linear"
+#: every top-level block the plugin reads (misspellings of these are refused)
+RECIPE_BLOCKS = METHOD_BLOCKS + (LINEAR_BLOCK,)
 #: top-level key allowing a resume whose aux_losses differ from the checkpoint's
 RESUME_OVERRIDE_KEY = "resume_aux_override"
-#: every top-level key the adapter consumes (passed through to the 1.0.2 constructor)
-ADAPTER_TOP_LEVEL_KEYS = RECIPE_BLOCKS + (RESUME_OVERRIDE_KEY,)
+#: every top-level key the wrapped method consumes (passed through to the 1.0.2 constructor)
+ADAPTER_TOP_LEVEL_KEYS = METHOD_BLOCKS + (RESUME_OVERRIDE_KEY,)
 
 #: keys of an ``aux_losses`` entry consumed by the adapter (not passed to the aux loss)
 ADAPTER_KEYS = ("embedding",)
@@ -117,7 +133,7 @@ def validate_aux_losses(value: Any) -> List[AuxSpec]:
 
     Checks the block's shape only (a list of mappings with a ``name``, ``embedding`` a dotted
     path); the names, keyword arguments and values are checked by building each loss, once, in
-    :func:`e2mc_plugin.solo.recipe.parse_recipe`.
+    :func:`e2mc_plugin.solo.recipe.parse.parse_recipe`.
     """
     value = to_plain(value)
     if value is None:
@@ -189,3 +205,72 @@ def validate_param_group_lr(value: Any) -> Dict[str, float]:
             )
         out[path] = float(lr)
     return out
+
+
+# --- e2mc_linear
+
+_LINEAR_KEYS = ("backbone_lr", "lr_decay_gamma", "head")
+_HEADS = ("res5_pool_bn",)
+_HEAD_KEYS = ("name", "kernel", "stride", "batchnorm")
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    kernel: int = 6
+    stride: int = 1
+    batchnorm: bool = True
+
+
+@dataclass(frozen=True)
+class LinearSpec:
+    backbone_lr: Optional[float] = None  # base (per-256) lr; None = the classifier's
+    lr_decay_gamma: float = 0.1
+    head: Optional[HeadSpec] = None
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{LINEAR_BLOCK}.{key}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def parse_linear_block(block: Any) -> LinearSpec:
+    """The ``e2mc_linear:`` block (a mapping or None) -> :class:`LinearSpec`; ConfigError names
+    the key and the valid choices."""
+    block = to_plain(block)
+    if block is None:
+        return LinearSpec()
+    if not isinstance(block, Mapping):
+        raise ConfigError(f"{LINEAR_BLOCK}: expected a mapping, got {type(block).__name__}")
+    unknown = sorted(set(block) - set(_LINEAR_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{LINEAR_BLOCK}: unknown key(s) {unknown}; valid keys: {', '.join(_LINEAR_KEYS)}"
+        )
+    backbone_lr = block.get("backbone_lr")
+    head = block.get("head")
+    return LinearSpec(
+        backbone_lr=None if backbone_lr is None else _number(backbone_lr, "backbone_lr"),
+        lr_decay_gamma=_number(block.get("lr_decay_gamma", 0.1), "lr_decay_gamma"),
+        head=None if head is None else _parse_head(head),
+    )
+
+
+def _parse_head(head: Any) -> HeadSpec:
+    if not isinstance(head, Mapping) or head.get("name") not in _HEADS:
+        name = head.get("name") if isinstance(head, Mapping) else head
+        raise ConfigError(
+            f"{LINEAR_BLOCK}.head.name: unknown head {name!r}; valid: {', '.join(_HEADS)}"
+        )
+    unknown = sorted(set(head) - set(_HEAD_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{LINEAR_BLOCK}.head: unknown key(s) {unknown}; valid keys: {', '.join(_HEAD_KEYS)}"
+        )
+    kernel, stride = head.get("kernel", 6), head.get("stride", 1)
+    for key, value in (("kernel", kernel), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(
+                f"{LINEAR_BLOCK}.head.{key}: expected a positive integer, got {value!r}"
+            )
+    return HeadSpec(kernel=kernel, stride=stride, batchnorm=bool(head.get("batchnorm", True)))

@@ -15,8 +15,9 @@ solo-learn 1.0.2 (PyPI wheel) vs 1.0.6 (git main, 9187ea3):
 - Momentum methods: do not run on 1.0.2 under Lightning 1.9 (host API drift); run on 1.0.6.
 - Launchers (``main_*.py``): not in the 1.0.2 wheel; in the 1.0.6 source checkout.
 
-``HOST_VERSION`` names the API family ("1.0.2" or "1.0.6"); other versions are mapped onto the
-family their layout matches (``solo/backbones/`` package -> 1.0.6).
+``HOST_VERSION`` names the API family ("1.0.2" or "1.0.6") of the layout the importable ``solo``
+package has (:func:`e2mc_plugin.solo.host.detect.layout_of`); None when solo-learn is missing or
+its layout is neither. Adding a host version: its layout in ``detect.py``, its differences here.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib
-import importlib.util
-import os
-from importlib import metadata
 from typing import Any, Dict, Iterable, Iterator, Mapping, Optional
 
 from torch import nn
 
+from e2mc_plugin.method_families import host_method
+from e2mc_plugin.solo.host.detect import HostInfo, describe_host, identify_host
+
 __all__ = [
+    "HOST",
     "HOST_VERSION",
     "HOST_DIST_VERSION",
     "CFG_API",
@@ -41,6 +43,7 @@ __all__ = [
     "get_backbone",
     "has_backbone",
     "module_path",
+    "constructor_cfg",
     "instantiate",
     "cfg_to_kwargs",
     "host_uses_small_crops",
@@ -50,32 +53,21 @@ __all__ = [
 ]
 
 
-def _detect() -> "tuple[Optional[str], Optional[str]]":
-    """(API family of the ``solo`` package that ``import solo`` would load, installed version).
-
-    The family comes from the importable package's layout (1.0.6 has a ``solo/backbones/``
-    package, 1.0.2 a ``solo/utils/backbones.py`` module), not from pip metadata: the launcher may
-    put a source checkout ahead of an installed wheel on ``sys.path``.
-    """
-    spec = importlib.util.find_spec("solo")
-    if spec is None or not spec.submodule_search_locations:
-        return None, None
-    root = list(spec.submodule_search_locations)[0]
-    family = "1.0.6" if os.path.isdir(os.path.join(root, "backbones")) else "1.0.2"
-    try:
-        dist: Optional[str] = metadata.version("solo-learn")
-    except metadata.PackageNotFoundError:
-        dist = None
-    return family, dist
-
-
-HOST_VERSION, HOST_DIST_VERSION = _detect()
+#: the importable ``solo`` package, identified by its layout (the one detector: :mod:`.detect`)
+HOST: HostInfo = identify_host(use_env=False)
+HOST_VERSION: Optional[str] = HOST.family
+HOST_DIST_VERSION: Optional[str] = HOST.declared_version
 #: 1.0.6 family: methods take one DictConfig and validate it in add_and_assert_specific_cfg.
 CFG_API: bool = HOST_VERSION == "1.0.6"
 BACKBONE_ATTR: str = "backbone" if CFG_API else "encoder"
 
 
 def _require_host() -> None:
+    if HOST_VERSION is None and HOST.package_dir is not None:
+        raise ImportError(
+            f"solo-learn is not supported here: {describe_host(HOST)}; install solo-learn 1.0.2 "
+            "(pip) or 1.0.6 (pip install -e <checkout>)"
+        )
     if HOST_VERSION is None:
         raise ImportError(
             "solo-learn is not importable: install solo-learn 1.0.2 (pip) or 1.0.6 (pip install -e "
@@ -200,6 +192,14 @@ def cfg_to_kwargs(cfg: Mapping[str, Any], passthrough: Iterable[str] = ()) -> Di
     return kwargs
 
 
+def constructor_cfg(args: tuple, kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The recipe a method's constructor received: the DictConfig (1.0.6, ``cls(cfg)``) or the
+    keyword arguments (1.0.2, ``cls(**kwargs)``: the plugin's blocks among them)."""
+    if CFG_API:
+        return kwargs["cfg"] if "cfg" in kwargs else args[0]
+    return kwargs
+
+
 def instantiate(cls: type, cfg: Mapping[str, Any]) -> nn.Module:
     """Build ``cls`` from a 1.0.6-style config on either host (on 1.0.2 the top-level keys in
     ``cls.cfg_passthrough`` reach the constructor as keyword arguments)."""
@@ -214,13 +214,14 @@ def instantiate(cls: type, cfg: Mapping[str, Any]) -> nn.Module:
 
 
 @contextlib.contextmanager
-def host_method_name(cfg: Any, name: Optional[str]) -> Iterator[None]:
+def host_method_name(cfg: Any) -> Iterator[None]:
     """1.0.6 passes ``cfg.method`` to the backbone factory (ViT: custom MoCo v3 / MAE backbones):
     show it the host's own method name while the wrapped variant ``<method>_aux`` is built."""
-    if not CFG_API or name is None or cfg.get("method") == name:
+    variant = cfg.get("method") if CFG_API else None
+    name = host_method(variant) if isinstance(variant, str) else variant
+    if name == variant:
         yield
         return
-    variant = cfg.method
     cfg.method = name
     try:
         yield

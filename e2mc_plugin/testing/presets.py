@@ -9,8 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Mapping
 
-from e2mc_plugin.method_families import MOMENTUM_METHODS
-from e2mc_plugin.solo.config import SUFFIX
+from e2mc_plugin.method_families import MOMENTUM_METHODS, host_method
 
 __all__ = ["TINY_METHOD_KWARGS", "tiny_cfg"]
 
@@ -90,7 +89,7 @@ def tiny_cfg(method: str, **overrides: Any) -> Dict[str, Any]:
     Returns:
         A fresh dict (safe to mutate) accepted by :func:`build_method`.
     """
-    base = method[: -len(SUFFIX)] if method.endswith(SUFFIX) else method
+    base = host_method(method)
     cfg: Dict[str, Any] = {
         "name": f"tiny-{base}",
         "method": method,

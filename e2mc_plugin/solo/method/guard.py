@@ -5,15 +5,16 @@ host's own VICReg, which ignores those blocks and trains without them. The ``_au
 to prevent exactly this; the guard catches the plain name at ``setup`` (before the first step, in
 every process), and also refuses misspelled or misplaced plugin blocks (``aux_loss:``,
 ``method_kwargs.aux_losses``) on any method. The plugin adds it to every host Trainer through
-the ``callbacks_factory`` entry points (:mod:`e2mc_plugin.solo.callbacks`).
+the ``callbacks_factory`` entry points (:mod:`e2mc_plugin.solo.launch.callbacks`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from e2mc_plugin.solo import compat
-from e2mc_plugin.solo.config import RECIPE_BLOCKS, SUFFIX, ConfigError, misplaced_recipe_key
+from e2mc_plugin.method_families import SUFFIX
+from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.recipe.schema import METHOD_BLOCKS, ConfigError, misplaced_recipe_key
 
 __all__ = ["RecipeGuard", "recipe_problem"]
 
@@ -29,7 +30,7 @@ def recipe_problem(model: Any) -> Optional[str]:
     A wrapped method has parsed its blocks already; a plain host method (1.0.6: its ``cfg``)
     must carry no plugin block and no close misspelling of one.
     """
-    from e2mc_plugin.solo.mixin import AuxLossesMixin
+    from e2mc_plugin.solo.method.mixin import AuxLossesMixin
 
     if isinstance(model, AuxLossesMixin):
         return None
@@ -39,7 +40,7 @@ def recipe_problem(model: Any) -> Optional[str]:
     problem = misplaced_recipe_key(cfg)
     if problem:
         return problem
-    blocks = [key for key in RECIPE_BLOCKS if _set(cfg.get(key))]
+    blocks = [key for key in METHOD_BLOCKS if _set(cfg.get(key))]
     if not blocks:
         return None
     method = str(cfg.get("method", type(model).__name__.lower()))

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 import torch
 from torch import nn
 
-from e2mc_plugin.solo import compat
+from e2mc_plugin.solo.host import compat
 
 __all__ = ["Capture", "aux_step"]
 

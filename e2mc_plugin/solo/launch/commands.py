@@ -3,7 +3,7 @@
 Runs the host's own launcher (``main_pretrain.py``, ``main_linear.py``, ``main_knn.py``,
 ``main_umap.py`` of a solo-learn 1.0.6 source checkout) unchanged, in this process, after
 registering the plugin's ``<method>_aux`` variants into ``solo.methods.METHODS``
-(:mod:`e2mc_plugin.solo.relaunch`; every DDP rank does the same)::
+(:mod:`e2mc_plugin.solo.launch.relaunch`; every DDP rank does the same)::
 
     sys.argv = [<plugin rank entry script>, *ARGS]
     exec "<checkout>/main_pretrain.py" as __main__   # like runpy.run_path, argv[0] kept
@@ -19,13 +19,13 @@ linear, argparse flags for knn / umap) plus:
     CPU conveniences. pretrain / linear: appends ``accelerator=cpu``, ``devices='1'``,
     ``strategy=auto``, ``sync_batchnorm=False``, ``precision=32`` unless ARGS already set them
     (``--cpu strategy=ddp devices=2``: two CPU processes over gloo). knn / umap: those launchers
-    hard-code CUDA; ``--cpu`` runs them under :func:`~e2mc_plugin.solo.cpu_shim.cpu_shim`.
+    hard-code CUDA; ``--cpu`` runs them under :func:`~e2mc_plugin.solo.launch.cpu_shim.cpu_shim`.
 
 pretrain / linear also: relative ``--config-path`` / ``-cp`` values are made absolute, a value
-holding ``=`` is quoted (:mod:`e2mc_plugin.solo.overrides`), solo's lr scaling counts the
-processes Lightning really starts (``devices=2`` works; :mod:`e2mc_plugin.solo.host_devices`),
+holding ``=`` is quoted (:mod:`e2mc_plugin.solo.launch.overrides`), solo's lr scaling counts the
+processes Lightning really starts (``devices=2`` works; :mod:`e2mc_plugin.solo.host.devices`),
 and the run ends with its checkpoint folder, ``metrics.json`` and final metrics
-(:mod:`e2mc_plugin.solo.callbacks`). With the plugin installed, the
+(:mod:`e2mc_plugin.solo.launch.callbacks`). With the plugin installed, the
 ``hydra_plugins.e2mc_plugin_searchpath`` plugin puts the plugin's ``configs/`` on hydra's search
 path: ``--config-name pretrain/vicreg/e2mc`` works without ``--config-path``.
 
@@ -46,14 +46,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from e2mc_plugin.solo.cpu_shim import cpu_shim
-from e2mc_plugin.solo.overrides import (
+from e2mc_plugin.solo.launch.cpu_shim import cpu_shim
+from e2mc_plugin.solo.launch.overrides import (
     OverrideError,
     absolute_config_path,
     cpu_overrides,
     quote_equals,
 )
-from e2mc_plugin.solo.relaunch import LauncherError, environ, prepare_host, run_host
+from e2mc_plugin.solo.launch.relaunch import LauncherError, environ, prepare_host, run_host
 
 __all__ = [
     "main_pretrain",
@@ -75,6 +75,8 @@ SCRIPTS = {
 }
 HYDRA_COMMANDS = ("pretrain", "linear")
 CALLBACKS_GROUP = "lightning.pytorch.callbacks_factory"  # the 1.0.6 host's Lightning 2.x
+# the entry point's module, and its name in installs made before the adapter's re-layout
+_CALLBACK_MODULES = ("e2mc_plugin.solo.launch.callbacks", "e2mc_plugin.solo.callbacks")
 
 
 def _installed_checkout(script: str) -> Optional[str]:
@@ -133,7 +135,7 @@ def _split_flags(argv: Sequence[str]) -> Tuple[List[str], Optional[str], bool]:
 def _summary_installed() -> bool:
     """Whether this install declares the plugin's ``callbacks_factory`` entry point."""
     return any(
-        ep.value.startswith("e2mc_plugin.solo.callbacks")
+        ep.value.split(":")[0] in _CALLBACK_MODULES
         for ep in metadata.entry_points(group=CALLBACKS_GROUP)
     )
 
@@ -158,7 +160,7 @@ def _cuda_hint(command: str, err: BaseException) -> Optional[str]:
 
 
 def _knn_summary(args: Sequence[str], printed: str) -> None:
-    from e2mc_plugin.solo.run_summary import (
+    from e2mc_plugin.solo.launch.run_summary import (
         KNN_METRICS_FILE,
         format_record,
         parse_knn,
@@ -203,9 +205,9 @@ def run(command: str, argv: Sequence[str]) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
 
-    from e2mc_plugin.solo.callbacks import SUMMARY_ENV
-    from e2mc_plugin.solo.run_summary import Tee
-    from e2mc_plugin.solo.wrapper import SKIP_PRETRAINED_ENV
+    from e2mc_plugin.solo.launch.callbacks import SUMMARY_ENV
+    from e2mc_plugin.solo.launch.run_summary import Tee
+    from e2mc_plugin.solo.method.wrapper import SKIP_PRETRAINED_ENV
 
     tee: Optional[Tee] = None
     with contextlib.ExitStack() as stack:

@@ -11,9 +11,9 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from torch import nn
 
-from e2mc_plugin.solo import compat
-from e2mc_plugin.solo.config import ConfigError
-from e2mc_plugin.solo.embedding import submodule
+from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.method.embedding import submodule
+from e2mc_plugin.solo.recipe.schema import ConfigError
 
 __all__ = ["check_group_lrs", "with_group_lrs"]
 

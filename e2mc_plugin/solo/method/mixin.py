@@ -1,6 +1,6 @@
 """``AuxLossesMixin``: what a solo-learn method gains when it is wrapped (CaSSLe-style).
 
-The factory (:func:`e2mc_plugin.solo.wrapper.with_aux_losses`) writes
+The factory (:func:`e2mc_plugin.solo.method.wrapper.with_aux_losses`) writes
 ``class VICRegWithAux(AuxLossesMixin, VICReg)``; every hook here calls ``super()``, so the host
 keeps its forward, its own loss, optimizers, momentum updates and checkpoints::
 
@@ -18,90 +18,59 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
-from e2mc_plugin.solo import compat
-from e2mc_plugin.solo.capture import aux_step
-from e2mc_plugin.solo.config import (
-    ADAPTER_TOP_LEVEL_KEYS,
-    RESUME_OVERRIDE_KEY,
-    SUFFIX,
-    ConfigError,
-)
-from e2mc_plugin.solo.embedding import check_embedding, default_embedding
-from e2mc_plugin.solo.param_groups import check_group_lrs, with_group_lrs
-from e2mc_plugin.solo.recipe import Recipe, offer_parsed, parse_recipe, parsing_slot
+from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.method.capture import aux_step
+from e2mc_plugin.solo.method.embedding import check_embedding, default_embedding
+from e2mc_plugin.solo.method.param_groups import check_group_lrs, with_group_lrs
+from e2mc_plugin.solo.method.resume import check_resume, record_aux
+from e2mc_plugin.solo.recipe.parse import Recipe, parse_recipe
+from e2mc_plugin.solo.recipe.schema import ADAPTER_TOP_LEVEL_KEYS
 
-__all__ = ["AUX_RECORD_KEY", "SKIP_PRETRAINED_ENV", "AuxLossesMixin", "describe_aux_change"]
+__all__ = ["SKIP_PRETRAINED_ENV", "AuxLossesMixin"]
 
 log = logging.getLogger(__name__)
 
 #: set by the kNN / UMAP launchers: the weights come from the evaluated checkpoint, so the
 #: ``pretrained`` block recorded in its args.json must not be loaded (the file may be gone).
 SKIP_PRETRAINED_ENV = "E2MC_PLUGIN_SKIP_PRETRAINED"
-#: checkpoint key holding the aux configuration the run was trained with
-AUX_RECORD_KEY = "e2mc_plugin_aux_losses"
-
-
-def describe_aux_change(saved: List[Dict[str, Any]], current: List[Dict[str, Any]]) -> str:
-    """``aux_losses[0].beta: 1000 -> 10; aux_losses[1]: removed {'name': 'mmcr'}``, or ``""``."""
-    changes = []
-    for i in range(max(len(saved), len(current))):
-        key = f"aux_losses[{i}]"
-        if i >= len(current):
-            changes.append(f"{key}: removed {saved[i]}")
-        elif i >= len(saved):
-            changes.append(f"{key}: added {current[i]}")
-        else:
-            old, new = saved[i], current[i]
-            for k in sorted(set(old) | set(new), key=str):
-                if old.get(k) != new.get(k):
-                    changes.append(f"{key}.{k}: {old.get(k)!r} -> {new.get(k)!r}")
-    return "; ".join(changes)
 
 
 class AuxLossesMixin:
     """Named auxiliary losses on top of a solo-learn method (put it first in the bases).
 
-    Reads ``aux_losses``, ``pretrained``, ``param_group_lr`` and ``resume_aux_override`` (see
-    :mod:`e2mc_plugin.solo.config`) from the DictConfig on 1.0.6 (parsed in
-    ``add_and_assert_specific_cfg``) or from keyword arguments on 1.0.2, and logs
-    ``train_aux/loss`` and ``train_loss`` (progress bar) and ``train_aux/<loss>/<term>``.
+    Parses ``aux_losses``, ``pretrained``, ``param_group_lr`` and ``resume_aux_override`` (see
+    :mod:`e2mc_plugin.solo.recipe.schema`) once, in ``__init__``, from what the host's constructor
+    receives (1.0.6: the DictConfig; 1.0.2: keyword arguments), and logs ``train_aux/loss`` and
+    ``train_loss`` (progress bar) and ``train_aux/<loss>/<term>``. The hooks below are the only
+    places the host calls into the plugin; the work is done by the modules they name.
     """
 
     #: the top-level config keys the 1.0.2 constructor receives (see compat.instantiate)
     cfg_passthrough: Tuple[str, ...] = ADAPTER_TOP_LEVEL_KEYS
 
-    if compat.CFG_API:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # the recipe blocks, parsed once (before the slow host build): 1.0.6 passes one DictConfig,
+        # 1.0.2 keyword arguments, which receive only the host's own keys
+        cfg = compat.constructor_cfg(args, kwargs)
+        recipe = parse_recipe(cfg)
+        for key in ADAPTER_TOP_LEVEL_KEYS:
+            kwargs.pop(key, None)
+        with compat.host_method_name(cfg):
+            super().__init__(*args, **kwargs)
+        self._setup_aux(recipe)
 
-        def __init__(self, cfg):
-            name = cfg.get("method") if hasattr(cfg, "get") else None
-            variant = isinstance(name, str) and name.endswith(SUFFIX)
-            host_name = name[: -len(SUFFIX)] if variant else None
-            with parsing_slot() as parsed, compat.host_method_name(cfg, host_name):
-                super().__init__(cfg)
-            self._setup_aux(parsed[-1] if parsed else parse_recipe(self.cfg))
+    if compat.CFG_API:
 
         @classmethod
         def add_and_assert_specific_cfg(cls, cfg):
+            """The host's defaults and checks, plus the plugin blocks' defaults (args.json)."""
             from solo.utils.misc import omegaconf_select
 
             cfg = super().add_and_assert_specific_cfg(cfg)
             cfg.aux_losses = omegaconf_select(cfg, "aux_losses", [])
             cfg.pretrained = omegaconf_select(cfg, "pretrained", None)
             cfg.param_group_lr = omegaconf_select(cfg, "param_group_lr", {})
-            offer_parsed(parse_recipe(cfg))
             return cfg
-
-    else:
-
-        def __init__(self, *args, **kwargs):
-            # fail on the recipe blocks before the (slow) model build
-            recipe = parse_recipe(kwargs)
-            own = {k: kwargs.pop(k, None) for k in ADAPTER_TOP_LEVEL_KEYS}
-            super().__init__(*args, **kwargs)
-            # 1.0.2 keeps no cfg object: record the blocks for inspection
-            self.aux_losses_cfg = recipe.aux_record()
-            self.pretrained_cfg = compat.to_plain(own["pretrained"])
-            self._setup_aux(recipe)
 
     def _setup_aux(self, recipe: Recipe) -> None:
         self._recipe = recipe
@@ -219,30 +188,8 @@ class AuxLossesMixin:
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint[AUX_RECORD_KEY] = self._recipe.aux_record()
+        record_aux(checkpoint, self._recipe)
 
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
-        """Refuse to resume with other ``aux_losses`` than the checkpoint's, unless
-        ``resume_aux_override: true`` (then warn)."""
         super().on_load_checkpoint(checkpoint)
-        current = self._recipe.aux_record()
-        if AUX_RECORD_KEY not in checkpoint:
-            log.warning(
-                "aux_losses: the checkpoint records no aux configuration (saved by a plain host "
-                "method or an older e2mc-plugin); resuming with %s",
-                current,
-            )
-            return
-        change = describe_aux_change(list(checkpoint[AUX_RECORD_KEY]), current)
-        if not change:
-            return
-        if not self._recipe.resume_aux_override:
-            raise ConfigError(
-                f"aux_losses: differs from the checkpoint being resumed ({change}); restore the "
-                f"checkpoint's aux_losses, or set {RESUME_OVERRIDE_KEY}: true to resume anyway"
-            )
-        log.warning(
-            "aux_losses: resuming with a different aux configuration (%s; %s: true)",
-            change,
-            RESUME_OVERRIDE_KEY,
-        )
+        check_resume(checkpoint, self._recipe)

@@ -1,0 +1,93 @@
+"""Callbacks that ``e2mc-plugin pretrain|linear`` adds to the host's Trainer.
+
+Lightning adds the callbacks returned by the ``lightning.pytorch.callbacks_factory`` entry points
+to every ``Trainer`` it builds (``pytorch_lightning.callbacks_factory`` on Lightning 1.x);
+``setup.cfg`` declares :func:`factory` in both groups, so it runs wherever the plugin is
+installed: through ``e2mc-plugin``, the patched upstream scripts and the host's own scripts alike.
+
+:class:`~e2mc_plugin.solo.method.guard.RecipeGuard` (always, when solo-learn is importable):
+refuses, at ``setup``, a plain host method whose config carries plugin blocks (``method: vicreg``
+with ``aux_losses:``), or misspelled / misplaced blocks; it does nothing for other modules.
+
+:class:`RunSummary` (only when the launcher set ``$E2MC_PLUGIN_RUN_SUMMARY``, inherited by the
+run's other processes; global rank 0, at the end of ``fit``): writes ``metrics.json`` beside the
+checkpoints and prints the checkpoint folder, the metrics file and the final metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, List
+
+from e2mc_plugin.solo.host.picklable import picklable_subclass, rebuilding_getattr
+
+__all__ = ["SUMMARY_ENV", "factory", "make_run_summary"]
+
+SUMMARY_ENV = "E2MC_PLUGIN_RUN_SUMMARY"  # value: the command name (pretrain / linear)
+
+
+def _run_summary_class() -> type:
+    """:class:`RunSummary`, built on first use on the host's ``Callback`` (``lightning.pytorch``
+    or ``pytorch_lightning``) and published in this module, so that a trainer holding it pickles
+    (``ddp_spawn``) and unpickles in a fresh process."""
+    cached = globals().get("RunSummary")
+    if cached is not None:
+        return cached
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.launch.run_summary import (
+        METRICS_FILE,
+        fit_record,
+        format_record,
+        write_record,
+    )
+
+    class RunSummary(compat.lightning().Callback):
+        """Print where the run left its checkpoints and metrics (rank 0, end of fit)."""
+
+        def __init__(self, command: str) -> None:
+            super().__init__()
+            self.command = command
+            self.record = None
+
+        def on_fit_end(self, trainer, pl_module) -> None:
+            if not trainer.is_global_zero:
+                return
+            self.record = fit_record(trainer, self.command)
+            folder = self.record["folder"]
+            path = (
+                Path(folder) / METRICS_FILE
+                if folder
+                else Path(trainer.default_root_dir) / f"{self.command}-{METRICS_FILE}"
+            )
+            written = write_record(self.record, path)
+            print("\n" + format_record(self.record, written), file=sys.stdout, flush=True)
+
+    return picklable_subclass(RunSummary, __name__, "RunSummary")
+
+
+__getattr__ = rebuilding_getattr(
+    __name__, lambda name: _run_summary_class() if name == "RunSummary" else None
+)
+
+
+def make_run_summary(command: str) -> Any:
+    """A ``RunSummary`` callback for ``e2mc-plugin <command>``."""
+    return _run_summary_class()(command)
+
+
+def factory() -> List[Any]:
+    """Entry point of the ``callbacks_factory`` groups: the recipe guard, plus the run summary
+    under the launcher."""
+    callbacks: List[Any] = []
+    from e2mc_plugin.solo.host import compat
+
+    if compat.HOST_VERSION is not None:  # a solo-learn host: its methods carry recipes
+        from e2mc_plugin.solo.method.guard import RecipeGuard
+
+        callbacks.append(RecipeGuard())
+    command = os.environ.get(SUMMARY_ENV)
+    if command:
+        callbacks.append(make_run_summary(command))
+    return callbacks
