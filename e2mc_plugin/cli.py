@@ -54,6 +54,10 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
 }
 
 
+class UsageError(ValueError):
+    """A sub-command's arguments are wrong (reported like every input error: one line, exit 2)."""
+
+
 def list_registered(argv: List[str]) -> int:
     """Print the host, the aux losses, the checkpoint loaders and where recipes / patches are.
 
@@ -71,10 +75,7 @@ def list_registered(argv: List[str]) -> int:
             print(found)
             return 0
     if argv:
-        print(
-            f"usage: e2mc-plugin list [--configs-dir | --patches-dir]; got {argv}", file=sys.stderr
-        )
-        return 2
+        raise UsageError(f"usage: e2mc-plugin list [--configs-dir | --patches-dir]; got {argv}")
 
     import e2mc_plugin
     from e2mc_plugin.checkpoints import get_checkpoint_loader

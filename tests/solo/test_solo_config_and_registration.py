@@ -75,6 +75,25 @@ def test_solo_bad_pretrained_block_names_key(block, needles):
         assert needle in str(info.value), (needle, str(info.value))
 
 
+def test_solo_misspelled_or_misplaced_e2mc_linear_block_is_named():
+    """``e2mc_linear`` is one of the recipe blocks: its misspellings are caught like the others'."""
+    from e2mc_plugin.solo.recipe.schema import misplaced_recipe_key
+
+    assert "did you mean 'e2mc_linear'" in misplaced_recipe_key({"e2mc_liner": {}})
+    assert "did you mean 'e2mc_linear'" in misplaced_recipe_key({"E2MC-Linear": {}})
+    problem = misplaced_recipe_key({"method_kwargs": {"e2mc_linear": {"backbone_lr": 0.1}}})
+    assert "method_kwargs.e2mc_linear" in problem and "move it to 'e2mc_linear:'" in problem
+    assert misplaced_recipe_key({"e2mc_linear": {}, "linear": 1}) is None
+
+
+def test_solo_host_version_comes_from_the_one_detector():
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.host.detect import identify_host
+
+    info = identify_host(use_env=False)
+    assert compat.HOST == info and compat.HOST_VERSION == info.family
+
+
 def test_solo_unknown_method_lists_valid_methods():
     from e2mc_plugin.solo import api
     from e2mc_plugin.solo.recipe.schema import ConfigError
@@ -224,12 +243,11 @@ def test_solo_102_swav_small_crops_crash_the_host_but_not_the_wrapper():
 
 
 @pytest.mark.host106
-def test_solo_106_cfg_is_validated_in_add_and_assert_specific_cfg():
+def test_solo_106_add_and_assert_specific_cfg_records_the_block_defaults():
     from omegaconf import OmegaConf
 
     from e2mc_plugin.solo.host import compat
     from e2mc_plugin.solo.method.wrapper import with_aux_losses
-    from e2mc_plugin.solo.recipe.schema import ConfigError
 
     cls = with_aux_losses(compat.host_methods()["vicreg"])
     cfg = OmegaConf.create(tiny_cfg("vicreg_aux"))
@@ -237,9 +255,30 @@ def test_solo_106_cfg_is_validated_in_add_and_assert_specific_cfg():
     out = cls.add_and_assert_specific_cfg(cfg)
     assert list(out.aux_losses) == [] and out.pretrained is None
     assert out.method_kwargs.sim_loss_weight == 25.0  # the host's own defaults/checks still ran
-    cfg.aux_losses = [{"name": "nope"}]
+
+
+def test_solo_recipe_is_parsed_once_before_the_host_builds(monkeypatch):
+    """Both hosts: one parse per construction, in the wrapper's ``__init__``; a bad block fails
+    before the host's ``__init__`` runs (no slow model build)."""
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.method import mixin
+    from e2mc_plugin.solo.method.wrapper import with_aux_losses
+    from e2mc_plugin.solo.recipe.schema import ConfigError
+
+    calls = []
+    real = mixin.parse_recipe
+    monkeypatch.setattr(mixin, "parse_recipe", lambda cfg: calls.append(1) or real(cfg))
+    aux = [{"name": "e2mc", "beta": 1.0, "gamma": 1.0, "mapping": "sigmoid"}]
+    model = api.build_method(tiny_cfg("vicreg_aux", aux_losses=aux))
+    assert len(calls) == 1 and len(model.aux_losses) == 1
+
+    host = compat.host_methods()["vicreg"]
+    built = []
+    monkeypatch.setattr(host, "__init__", lambda self, *a, **k: built.append(1))
     with pytest.raises(ConfigError, match=r"aux_losses\[0\]\.name"):
-        cls.add_and_assert_specific_cfg(cfg)
+        compat.instantiate(with_aux_losses(host), tiny_cfg("vicreg_aux", aux_losses=["nope"]))
+    assert built == []
 
 
 @pytest.mark.host106

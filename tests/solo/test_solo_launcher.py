@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from e2mc_plugin import cli as plugin_cli
+
 # tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from launcher_env import (  # noqa: E402
@@ -29,8 +31,9 @@ def test_solo_launcher_without_checkout_says_what_to_do(monkeypatch, capsys):
 
     monkeypatch.delenv(launcher.SOLO_SRC_ENV, raising=False)
     monkeypatch.setattr(launcher, "_installed_checkout", lambda script: None)
-    assert launcher.main_pretrain(["--config-name", "x"]) == 2
-    err = capsys.readouterr().err
+    assert plugin_cli.main(["pretrain", "--config-name", "x"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and not out
     assert "--solo-src" in err and "SOLO_LEARN_SRC" in err and "main_pretrain.py" in err
 
 
@@ -54,9 +57,8 @@ def test_solo_launcher_falls_back_to_the_editable_solo_checkout(tmp_path, monkey
 
 
 def test_solo_launcher_rejects_a_folder_without_the_script(tmp_path, capsys):
-    from e2mc_plugin.solo.launch import commands as launcher
 
-    assert launcher.main_knn(["--solo-src", str(tmp_path)]) == 2
+    assert plugin_cli.main(["knn", "--solo-src", str(tmp_path)]) == 2
     assert f"{tmp_path / 'main_knn.py'} does not exist" in capsys.readouterr().err
 
 
@@ -257,10 +259,9 @@ def _flags(args, *names):
 @pytest.mark.host102
 def test_solo_launcher_refuses_the_102_host(tmp_path, monkeypatch, capsys):
     """The launchers are 1.0.6 hydra scripts; on 1.0.2 the launcher points to the Python API."""
-    from e2mc_plugin.solo.launch import commands as launcher
 
     (tmp_path / "main_pretrain.py").write_text("raise SystemExit('must not run')\n")
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "solo", raising=False)  # as in a fresh CLI process
-    assert launcher.main_pretrain(["--solo-src", str(tmp_path)]) == 2
+    assert plugin_cli.main(["pretrain", "--solo-src", str(tmp_path)]) == 2
     assert "e2mc_plugin.solo.api" in capsys.readouterr().err

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from e2mc_plugin import cli as plugin_cli
+
 # tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from launcher_env import REPO, declared_entry_points  # noqa: E402
@@ -296,11 +298,10 @@ def test_solo_launcher_knn_without_cuda_hints_at_cpu(fake_checkout, tmp_path, ca
 def test_solo_launcher_refuses_an_unparseable_override_before_running(
     fake_checkout, tmp_path, capsys
 ):
-    from e2mc_plugin.solo.launch import commands as launcher
 
     (tmp_path / "main_pretrain.py").write_text("raise SystemExit('must not run')\n")
     bad = "pretrained={path: /ckpt/run-ep=3.ckpt, format: solo}"
-    assert launcher.main_pretrain(["--solo-src", str(tmp_path), bad]) == 2
+    assert plugin_cli.main(["pretrain", "--solo-src", str(tmp_path), bad]) == 2
     err = capsys.readouterr().err
     assert "write it as 'pretrained={path: \"/ckpt/run-ep=3.ckpt\", format: solo}'" in err
 

@@ -48,7 +48,6 @@ from typing import List, Optional, Sequence, Tuple
 
 from e2mc_plugin.solo.launch.cpu_shim import cpu_shim
 from e2mc_plugin.solo.launch.overrides import (
-    OverrideError,
     absolute_config_path,
     cpu_overrides,
     quote_equals,
@@ -191,17 +190,17 @@ def _flag_value(args: Sequence[str], flag: str) -> Optional[str]:
 
 
 def run(command: str, argv: Sequence[str]) -> int:
-    """Run the host's ``main_<command>.py`` with the plugin registered; return its exit code."""
+    """Run the host's ``main_<command>.py`` with the plugin registered; return its exit code.
+
+    A command line it cannot run raises :class:`LauncherError` / :class:`OverrideError`, which
+    ``e2mc-plugin`` reports like every sub-command's input errors (:mod:`e2mc_plugin.cli`).
+    """
     notes: List[str] = []
-    try:
-        args, solo_src, cpu = _split_flags(list(argv))
-        root = find_host_checkout(solo_src, command)
-        prepare_host(root, command)
-        if command in HYDRA_COMMANDS:
-            args, notes = _hydra_args(args, cpu)
-    except (LauncherError, OverrideError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    args, solo_src, cpu = _split_flags(list(argv))
+    root = find_host_checkout(solo_src, command)
+    prepare_host(root, command)
+    if command in HYDRA_COMMANDS:
+        args, notes = _hydra_args(args, cpu)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
 
