@@ -19,9 +19,9 @@ so the shares add up exactly (to float rounding) in value and in gradient. How e
   is not sharded.
 
 The aux losses combine the shares with :func:`combine_shares`: the values are all-reduced (a few
-scalars per step), and the loss used for backward is ``W * share`` so that, after the gradient
-all-reduce of :func:`~e2mc_plugin.criteria.gather.gather_with_grad` and DDP's averaging, every
-rank's parameter gradients equal the unsharded ones.
+scalars per step), and the loss and each term back-propagate ``W * share`` so that, after the
+gradient all-reduce of :func:`~e2mc_plugin.criteria.gather.gather_with_grad` and DDP's averaging,
+every rank's parameter gradients equal the unsharded ones.
 """
 
 from __future__ import annotations
@@ -228,17 +228,20 @@ def alignment_share(a: Tensor, b: Tensor, shard: Shard, *, normalize: bool = Tru
 
 
 def combine_shares(shares: Dict[str, Tensor], shard: Shard) -> Dict[str, Tensor]:
-    """Global values of every share (one all-reduce of a small vector) and the loss for backward.
+    """Global values of every share (one all-reduce of a small vector), each carrying its
+    gradient.
 
-    ``shares["loss"]`` is this rank's share of the weighted loss. The result's values are the
-    unsharded ones on every rank; ``result["loss"]`` back-propagates ``W * shares["loss"]``: the
-    gradient all-reduce of ``gather_with_grad`` sums the ranks' shares and DDP divides by W, which
-    gives the unsharded parameter gradients exactly.
+    ``shares["loss"]`` is this rank's share of the weighted loss, the other keys its shares of
+    the terms. Every result holds the unsharded value on every rank and back-propagates
+    ``W * share``: the gradient all-reduce of ``gather_with_grad`` sums the ranks' shares and DDP
+    divides by W, which gives the unsharded parameter gradients exactly, for the loss and for
+    each term alone (a user may weight the terms himself).
     """
     keys = list(shares)
     local = torch.stack([shares[k].detach().reshape(()) for k in keys])
     total = shard.reduce_sum(local)
-    out = {k: total[i] for i, k in enumerate(keys)}
-    scaled = shares["loss"] * shard.world
-    out["loss"] = out["loss"] + (scaled - scaled.detach())
+    out = {}
+    for i, k in enumerate(keys):
+        scaled = shares[k] * shard.world
+        out[k] = total[i] + (scaled - scaled.detach())
     return out
