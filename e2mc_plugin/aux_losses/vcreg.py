@@ -10,13 +10,13 @@ import math
 from typing import Any, Dict, List, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from e2mc_plugin.aux_losses import params, register_aux_loss
 from e2mc_plugin.aux_losses.base import AuxLoss
 from e2mc_plugin.criteria.covariance import covariance_penalty
 from e2mc_plugin.criteria.sharding import Shard, covariance_share, variance_share
+from e2mc_plugin.criteria.sphere import normalize_rows
 from e2mc_plugin.criteria.variance import variance_hinge
 
 SPACES = ("hypersphere", "projector")
@@ -67,7 +67,7 @@ class VCRegLoss(AuxLoss):
     def _space(self, z: Tensor) -> "tuple[Tensor, float]":
         """The embedding in the loss's space and the std target there."""
         if self.space == "hypersphere":
-            return F.normalize(z, dim=1), 1.0 / math.sqrt(z.shape[1])
+            return normalize_rows(z), 1.0 / math.sqrt(z.shape[1])
         return z, 1.0
 
     def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:

@@ -38,6 +38,7 @@ from torch.autograd.function import once_differentiable
 
 from e2mc_plugin.criteria.checks import check_min_rows, check_view
 from e2mc_plugin.criteria.entropy import marginal_entropy
+from e2mc_plugin.criteria.sphere import normalize_rows
 from e2mc_plugin.criteria.variance import STD_EPS
 
 __all__ = [
@@ -192,7 +193,7 @@ def uniformity_share(z: Tensor, shard: Shard, *, t: float = 2.0, normalize: bool
     n = z.shape[0]
     check_min_rows(n, 2, "the uniformity potential")
     if normalize:
-        z = F.normalize(z, dim=1)
+        z = normalize_rows(z)
     rows = shard.rows(n)
     zr = z[rows]
     sq = torch.linalg.vector_norm(z, dim=1).square()
@@ -223,7 +224,7 @@ def alignment_share(a: Tensor, b: Tensor, shard: Shard, *, normalize: bool = Tru
     rows = shard.rows(n)
     a, b = a[rows], b[rows]
     if normalize:
-        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        a, b = normalize_rows(a), normalize_rows(b)
     return (a - b).square().sum() / n
 
 
