@@ -10,7 +10,12 @@ from torch import Tensor, nn
 from e2mc_plugin.aux_losses import params
 from e2mc_plugin.aux_losses.finite import OVERFLOW_HINT, FiniteMonitor
 from e2mc_plugin.criteria.checks import NonFiniteError, check_finite, check_views
-from e2mc_plugin.criteria.gather import gather_views_with_grad
+from e2mc_plugin.criteria.gather import (
+    RankViewsError,
+    agree_on_views,
+    gather_views_with_grad,
+    is_distributed,
+)
 from e2mc_plugin.criteria.precision import autocast_disabled, to_float32
 from e2mc_plugin.criteria.sharding import Shard, combine_shares
 
@@ -27,7 +32,11 @@ class AuxLoss(nn.Module):
         gather: all-gather every view over the processes (gradient-correct) before computing the
             statistics, so they are over the global batch (the reference does this). Per-rank
             batch sizes may differ (e.g. a last incomplete batch): the statistics are then over
-            all the rows present.
+            all the rows present. Before the gather every rank learns every rank's verdict on
+            its views (in the exchange of the batch sizes): invalid views on any rank (e.g. an
+            empty batch), or views that differ across ranks in dim, count or dtype, make every
+            rank raise the same :class:`~e2mc_plugin.criteria.gather.RankViewsError` naming the
+            ranks, instead of one rank raising while the others wait in the collective.
         check_finite: what happens when an input view (or the loss) holds NaN/Inf.
             ``"deferred"`` (default): no device-to-host read in the step; each forward adds
             NaN/Inf flags per view and for the loss to a counter on the device. The error, a
@@ -99,13 +108,26 @@ class AuxLoss(nn.Module):
 
     def prepare(self, views: Sequence[Tensor]) -> List[Tensor]:
         """Validate and upcast the views; gather them if ``gather`` (n = the global batch)."""
+        error: Optional[Exception] = None
         try:
             check_views(views)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"{self.label}: {err}") from None
-        out = [to_float32(v) for v in views]
-        if self.gather:
-            out = gather_views_with_grad(out)
+            error = err
+        if self.gather and is_distributed():
+            # Every rank hears every rank's verdict before the gather (piggy-backed on the
+            # exchange of the batch sizes): all raise the same error, none waits in a collective.
+            out = [] if error else [to_float32(v) for v in views]
+            try:
+                sizes = agree_on_views(out, error)
+            except RankViewsError as err:
+                raise RankViewsError(f"{self.label}: {err}") from None
+            return self._finish(gather_views_with_grad(out, sizes))
+        if error is not None:
+            raise type(error)(f"{self.label}: {error}") from None
+        return self._finish([to_float32(v) for v in views])
+
+    def _finish(self, out: List[Tensor]) -> List[Tensor]:
+        """The eager finiteness check of the prepared views."""
         if self.check_finite == "eager":
             # After the gather, so that every rank sees the same tensors and raises together.
             try:

@@ -107,7 +107,7 @@ def entropy_share(
     """Share of ``marginal_entropy(x).mean()`` from this rank's columns ``x_block`` (n, |B|) of
     the (n, d) view: ``sum_{j in block} H_j / d``. Entropy is per dimension: nothing else needed.
     """
-    check_view(x_block)
+    check_view(x_block, min_dim=0)
     if x_block.shape[1] == 0:  # more ranks than dimensions
         return x_block.sum() * 0.0
     h = marginal_entropy(x_block, m=m, eps=eps, nonnegative=nonnegative, grad_floor=grad_floor)
@@ -116,9 +116,11 @@ def entropy_share(
 
 def variance_share(x_block: Tensor, d: int, *, target: float = 1.0) -> Tensor:
     """Share of ``variance_hinge(x, target)`` from this rank's columns ``x_block`` (n, |B|):
-    ``sum_{j in block} relu(target - std_j) / d``."""
-    check_view(x_block)
+    ``sum_{j in block} relu(target - std_j) / d`` (0 for an empty block)."""
+    check_view(x_block, min_dim=0)
     check_min_rows(x_block.shape[0], 2, "the variance hinge")
+    if x_block.shape[1] == 0:  # more ranks than dimensions
+        return x_block.sum() * 0.0
     std = torch.sqrt(x_block.var(dim=0) + STD_EPS)
     return F.relu(target - std).sum() / d
 
@@ -150,9 +152,10 @@ def covariance_share_gram(x_block: Tensor, d: int, shard: Shard) -> Tensor:
 
     ``(<G_r, G> - sum_{j in block} |Xc_j|^4) / ((n - 1)^2 d)`` with ``G_r = Xc_B Xc_B^T`` and one
     n x n all-reduce ``G = sum_r G_r`` (= Xc Xc^T). Centering is per column, so the block centers
-    itself (the mean needs no gradient: the penalty is translation invariant).
+    itself (the mean needs no gradient: the penalty is translation invariant). An empty block
+    (more ranks than dimensions) adds a zero G_r and shares 0.
     """
-    check_view(x_block)
+    check_view(x_block, min_dim=0)
     n = x_block.shape[0]
     check_min_rows(n, 2, "the covariance penalty")
     xb = x_block - x_block.mean(dim=0, keepdim=True).detach()
