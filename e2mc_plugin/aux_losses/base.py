@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -136,12 +136,27 @@ class AuxLoss(nn.Module):
                 raise NonFiniteError(f"{self.label}: {err}") from None
         return out
 
-    def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def view_terms(self, z: Tensor, shard: Optional[Shard]) -> Tuple[Tensor, ...]:
+        """One view's unweighted terms, or with ``shard`` this rank's additive shares of them
+        (a loss whose terms are per view implements this and :meth:`combine`)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def combine(
+        self, per_view: List[Tuple[Tensor, ...]], views: List[Tensor], shard: Optional[Shard]
+    ) -> Dict[str, Tensor]:
+        """The per-view terms (or shares) -> ``{"loss": ..., <terms>}``; linear in them, so the
+        same code reduces whole terms and shares."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def compute(self, views: List[Tensor], shard: Optional[Shard] = None) -> Dict[str, Tensor]:
+        """The loss and its terms on the prepared views (with ``shard``: this rank's shares):
+        :meth:`view_terms` of each view, then :meth:`combine`. A loss that is not a sum over
+        views (MMCR) overrides this instead."""
+        return self.combine([self.view_terms(z, shard) for z in views], views, shard)
 
     def compute_share(self, views: List[Tensor], shard: Shard) -> Dict[str, Tensor]:
         """This rank's additive shares of :meth:`compute`'s outputs (losses that split exactly)."""
-        raise NotImplementedError  # pragma: no cover - only called when splits_exactly
+        return self.compute(views, shard)
 
     def active_shard(self) -> Optional[Shard]:
         """The shard this process computes now, or None for the whole criterion."""

@@ -28,27 +28,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from e2mc_plugin.criteria.checks import check_min_rows, check_view
+from e2mc_plugin.criteria.covariance import covariance_penalty, offdiag_sq_sum_gram
 from e2mc_plugin.criteria.entropy import marginal_entropy
 from e2mc_plugin.criteria.sphere import normalize_rows
-from e2mc_plugin.criteria.variance import STD_EPS
+from e2mc_plugin.criteria.uniformity import alignment, uniformity
+from e2mc_plugin.criteria.variance import STD_EPS, variance_hinge
 
 __all__ = [
     "Shard",
     "alignment_share",
+    "alignment_term",
     "combine_shares",
     "covariance_share",
+    "covariance_term",
     "entropy_share",
     "uniformity_share",
+    "uniformity_term",
     "variance_share",
+    "variance_term",
 ]
 
 
@@ -125,28 +130,6 @@ def variance_share(x_block: Tensor, d: int, *, target: float = 1.0) -> Tensor:
     return F.relu(target - std).sum() / d
 
 
-class _GramShare(torch.autograd.Function):
-    """``<G_r, G> - sum_{j in block} |Xc_j|^4`` with ``G = reduce_sum(G_r)``; the backward is the
-    total's gradient on this block's columns, ``4 (G Xc_B - Xc_B diag |Xc_j|^2)``: one n x n by
-    n x |B| product (autograd of ``Xc_B Xc_B^T`` would take two, and miss the factor 2 that G's
-    dependence on this block through the other ranks' shares adds)."""
-
-    @staticmethod
-    def forward(ctx: Any, xb: Tensor, reduce_sum: Callable[[Tensor], Tensor]) -> Tensor:  # type: ignore[override]
-        g_r = xb @ xb.t()
-        g = reduce_sum(g_r)
-        col_sq = xb.square().sum(dim=0)
-        ctx.save_for_backward(xb, g, col_sq)
-        return (g_r * g).sum() - col_sq.square().sum()
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:  # type: ignore[override]
-        xb, g, col_sq = ctx.saved_tensors
-        out = torch.addcmul(g @ xb, xb, col_sq, value=-1.0)
-        return out.mul_(4.0 * grad), None
-
-
 def covariance_share_gram(x_block: Tensor, d: int, shard: Shard) -> Tensor:
     """Share of ``covariance_penalty(x)`` from this rank's columns only (best when n < d).
 
@@ -159,7 +142,7 @@ def covariance_share_gram(x_block: Tensor, d: int, shard: Shard) -> Tensor:
     n = x_block.shape[0]
     check_min_rows(n, 2, "the covariance penalty")
     xb = x_block - x_block.mean(dim=0, keepdim=True).detach()
-    return _GramShare.apply(xb, shard.reduce_sum) / ((n - 1) ** 2 * d)
+    return offdiag_sq_sum_gram(xb, shard.reduce_sum) / ((n - 1) ** 2 * d)
 
 
 def covariance_share_rows(x: Tensor, shard: Shard) -> Tensor:
@@ -229,6 +212,32 @@ def alignment_share(a: Tensor, b: Tensor, shard: Shard, *, normalize: bool = Tru
     if normalize:
         a, b = normalize_rows(a), normalize_rows(b)
     return (a - b).square().sum() / n
+
+
+# ---- whole criterion or this rank's share: one call for the aux losses' per-view code --------
+
+
+def variance_term(x: Tensor, shard: Optional[Shard], *, target: float = 1.0) -> Tensor:
+    """``variance_hinge(x, target)``, or with ``shard`` this rank's share of it."""
+    if shard is None:
+        return variance_hinge(x, target=target)
+    d = x.shape[1]
+    return variance_share(x[:, shard.columns(d)], d, target=target)
+
+
+def covariance_term(x: Tensor, shard: Optional[Shard]) -> Tensor:
+    """``covariance_penalty(x)``, or with ``shard`` this rank's share of it."""
+    return covariance_penalty(x) if shard is None else covariance_share(x, shard)
+
+
+def uniformity_term(z: Tensor, shard: Optional[Shard], *, t: float = 2.0) -> Tensor:
+    """``uniformity(z, t)``, or with ``shard`` this rank's share of it."""
+    return uniformity(z, t=t) if shard is None else uniformity_share(z, shard, t=t)
+
+
+def alignment_term(a: Tensor, b: Tensor, shard: Optional[Shard]) -> Tensor:
+    """``alignment(a, b)``, or with ``shard`` this rank's share of it."""
+    return alignment(a, b) if shard is None else alignment_share(a, b, shard)
 
 
 def combine_shares(shares: Dict[str, Tensor], shard: Shard) -> Dict[str, Tensor]:

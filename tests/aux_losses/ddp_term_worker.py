@@ -5,7 +5,8 @@ One rank per process (``gloo_harness.run_ranks``; W = 2 or 3, and 3 divides neit
 In float64, for every loss that splits exactly, with ``gather=True`` (sharded by default): each
 key of the output (``loss`` and every term) is back-propagated alone through a DDP linear layer;
 its value and the layer's parameter gradients equal those of the same key computed in one
-process on the whole batch (a plain layer, ``gather=False``).
+process on the whole batch (a plain layer, ``gather=False``). Also with more ranks than
+embedding dimensions (d = 1, 2), where some ranks hold no column.
 """
 
 import os
@@ -38,7 +39,8 @@ def param_grads(net, loss, views, key):
 
 
 def worker(rank: int, world: int, extra: list) -> None:
-    for n_local, dim in ((5, 16), (9, 8)):  # global n = W * n_local: n < d, then n >= d
+    # global n = W * n_local: n < d, n >= d, and more ranks than dims (empty column blocks)
+    for n_local, dim in ((5, 16), (9, 8), (4, 2), (4, 1)):
         rows = slice(rank * n_local, (rank + 1) * n_local)
         gen = torch.Generator().manual_seed(5)
         full = [

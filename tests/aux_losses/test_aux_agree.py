@@ -31,7 +31,7 @@ def cases(output: str) -> dict:
 def test_every_rank_raises_the_same_error_and_none_waits():
     """2 gloo ranks, one of them with bad views: the run ends well inside the short timeout
     (a rank left in a collective would wait for the whole gloo timeout), every rank raises the
-    same RankViewsError naming the bad rank; more ranks than dimensions computes exactly."""
+    same RankViewsError naming the bad rank."""
     results = run_ranks(WORKER, 2, timeout=90)
     assert_all_ok(results)
     per_rank = [cases(r.output) for r in results]
