@@ -123,7 +123,7 @@ class AuxLoss(nn.Module):
                 raise RankViewsError(f"{self.label}: {err}") from None
             return self._finish(gather_views_with_grad(out, sizes))
         if error is not None:
-            raise type(error)(f"{self.label}: {error}") from None
+            raise self._named(error) from None
         return self._finish([to_float32(v) for v in views])
 
     def _finish(self, out: List[Tensor]) -> List[Tensor]:
@@ -169,10 +169,13 @@ class AuxLoss(nn.Module):
         self.input_dtype = views[0].dtype
         shard = self.active_shard()
         with autocast_disabled(prepared[0].device.type):
-            if shard is None:
-                out = self.compute(prepared)
-            else:
-                out = combine_shares(self.compute_share(prepared, shard), shard)
+            try:
+                if shard is None:
+                    out = self.compute(prepared)
+                else:
+                    out = combine_shares(self.compute_share(prepared, shard), shard)
+            except (TypeError, ValueError) as err:  # e.g. a batch too small for a term
+                raise self._named(err) from None
         if self.check_finite == "deferred":
             self._monitor.record(prepared, out["loss"])
         elif self.check_finite == "eager" and not bool(torch.isfinite(out["loss"].detach())):
@@ -181,6 +184,15 @@ class AuxLoss(nn.Module):
                 f"{OVERFLOW_HINT}"
             )
         return out
+
+    def _named(self, err: Exception) -> Exception:
+        """``err`` with its message prefixed by the loss's label (unless it already is)."""
+        if str(err).startswith(f"{self.label}:"):
+            return err
+        try:
+            return type(err)(f"{self.label}: {err}")
+        except TypeError:  # an exception class with another constructor: leave it as it is
+            return err
 
     def raise_if_nonfinite(self) -> None:
         """Raise the deferred NaN/Inf error, if any forward since the last call recorded one.
