@@ -25,6 +25,7 @@ class AUHLoss(AuxLoss):
         t: kernel width, > 0 (paper 2; reference default 3).
         alignment_weight: weight of the optional alignment term, >= 0, mean over view pairs of
             ``mean_i ||z_a,i - z_b,i||^2`` on normalized views (0 = off, as in the paper).
+        views, gather, check_finite, shard: see :class:`~e2mc_plugin.aux_losses.base.AuxLoss`.
 
     Views: the 2 full-resolution crops by default. Terms: ``uniformity`` (+ ``alignment`` when
     ``alignment_weight`` != 0); ``loss = weight * uniformity + alignment_weight * alignment``.

@@ -65,6 +65,11 @@ class AuxLoss(nn.Module):
     ``forward(views)`` returns ``{"loss": signed weighted term to ADD to the SSL loss, <terms>}``
     where the terms are unweighted tensors (never Python numbers), float32 (float64 for float64
     input), even under autocast. ``input_dtype`` is the dtype the host passed (before the upcast).
+
+    A subclass declares its own keywords and passes the four above on as ``**common``; it writes
+    its per-view math once, in :meth:`view_terms` (given ``shard``, this rank's shares, e.g.
+    through :func:`~e2mc_plugin.criteria.sharding.covariance_term`), and the reduction over views
+    in :meth:`combine`; a loss that is not a sum over views overrides :meth:`compute`.
     """
 
     name: str = ""

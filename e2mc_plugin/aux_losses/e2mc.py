@@ -49,6 +49,7 @@ class E2MCLoss(AuxLoss):
             the uncentered Psi(Z): spacings are shift invariant, and centering would round small
             mapped values (the reference's fp32 gradients differ from ours only at such
             near-ties, by float32 rounding).
+        views, gather, check_finite, shard: see :class:`~e2mc_plugin.aux_losses.base.AuxLoss`.
 
     Views: the 2 full-resolution crops by default. Terms: ``entropy`` (mean over dimensions,
     reduced over views), ``covariance``; ``loss = -beta * entropy + gamma * covariance``.

@@ -23,6 +23,7 @@ class MMCRLoss(AuxLoss):
     Args:
         weight: lambda, >= 0 (paper 0.005; the reference argparse default 1.0 is not the
             paper's).
+        views, gather, check_finite, shard: see :class:`~e2mc_plugin.aux_losses.base.AuxLoss`.
 
     Views: all crops by default (V = 8 for SwAV 2x224 + 6x96). Term: ``nuclear_norm``;
     ``loss = -weight * nuclear_norm``. No division by the batch, no per-view local term, the

@@ -33,6 +33,7 @@ class VCRegLoss(AuxLoss):
             default is only the argparse default of the reference ``main_swav_vc_ft.py``; its
             launcher ``trainer_swav_vc_ft.sh`` passes the space per run (``--reg_space $2``), so
             which space produced the paper's VCReg row is not recorded: state it in a recipe.
+        views, gather, check_finite, shard: see :class:`~e2mc_plugin.aux_losses.base.AuxLoss`.
 
     Views: the 2 full-resolution crops by default. Terms: ``variance``, ``covariance``;
     ``loss = mu * variance + nu * covariance``. In the hypersphere space the covariance term is
