@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -10,7 +10,12 @@ from torch import Tensor, nn
 from e2mc_plugin.aux_losses import params
 from e2mc_plugin.aux_losses.finite import OVERFLOW_HINT, FiniteMonitor
 from e2mc_plugin.criteria.checks import NonFiniteError, check_finite, check_views
-from e2mc_plugin.criteria.gather import gather_views_with_grad
+from e2mc_plugin.criteria.gather import (
+    RankViewsError,
+    agree_on_views,
+    gather_views_with_grad,
+    is_distributed,
+)
 from e2mc_plugin.criteria.precision import autocast_disabled, to_float32
 from e2mc_plugin.criteria.sharding import Shard, combine_shares
 
@@ -27,7 +32,11 @@ class AuxLoss(nn.Module):
         gather: all-gather every view over the processes (gradient-correct) before computing the
             statistics, so they are over the global batch (the reference does this). Per-rank
             batch sizes may differ (e.g. a last incomplete batch): the statistics are then over
-            all the rows present.
+            all the rows present. Before the gather every rank learns every rank's verdict on
+            its views (in the exchange of the batch sizes): invalid views on any rank (e.g. an
+            empty batch), or views that differ across ranks in dim, count or dtype, make every
+            rank raise the same :class:`~e2mc_plugin.criteria.gather.RankViewsError` naming the
+            ranks, instead of one rank raising while the others wait in the collective.
         check_finite: what happens when an input view (or the loss) holds NaN/Inf.
             ``"deferred"`` (default): no device-to-host read in the step; each forward adds
             NaN/Inf flags per view and for the loss to a counter on the device. The error, a
@@ -56,6 +65,11 @@ class AuxLoss(nn.Module):
     ``forward(views)`` returns ``{"loss": signed weighted term to ADD to the SSL loss, <terms>}``
     where the terms are unweighted tensors (never Python numbers), float32 (float64 for float64
     input), even under autocast. ``input_dtype`` is the dtype the host passed (before the upcast).
+
+    A subclass declares its own keywords and passes the four above on as ``**common``; it writes
+    its per-view math once, in :meth:`view_terms` (given ``shard``, this rank's shares, e.g.
+    through :func:`~e2mc_plugin.criteria.sharding.covariance_term`), and the reduction over views
+    in :meth:`combine`; a loss that is not a sum over views overrides :meth:`compute`.
     """
 
     name: str = ""
@@ -99,13 +113,26 @@ class AuxLoss(nn.Module):
 
     def prepare(self, views: Sequence[Tensor]) -> List[Tensor]:
         """Validate and upcast the views; gather them if ``gather`` (n = the global batch)."""
+        error: Optional[Exception] = None
         try:
             check_views(views)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"{self.label}: {err}") from None
-        out = [to_float32(v) for v in views]
-        if self.gather:
-            out = gather_views_with_grad(out)
+            error = err
+        if self.gather and is_distributed():
+            # Every rank hears every rank's verdict before the gather (piggy-backed on the
+            # exchange of the batch sizes): all raise the same error, none waits in a collective.
+            out = [] if error else [to_float32(v) for v in views]
+            try:
+                sizes = agree_on_views(out, error)
+            except RankViewsError as err:
+                raise RankViewsError(f"{self.label}: {err}") from None
+            return self._finish(gather_views_with_grad(out, sizes))
+        if error is not None:
+            raise self._named(error) from None
+        return self._finish([to_float32(v) for v in views])
+
+    def _finish(self, out: List[Tensor]) -> List[Tensor]:
+        """The eager finiteness check of the prepared views."""
         if self.check_finite == "eager":
             # After the gather, so that every rank sees the same tensors and raises together.
             try:
@@ -114,12 +141,27 @@ class AuxLoss(nn.Module):
                 raise NonFiniteError(f"{self.label}: {err}") from None
         return out
 
-    def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def view_terms(self, z: Tensor, shard: Optional[Shard]) -> Tuple[Tensor, ...]:
+        """One view's unweighted terms, or with ``shard`` this rank's additive shares of them
+        (a loss whose terms are per view implements this and :meth:`combine`)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def combine(
+        self, per_view: List[Tuple[Tensor, ...]], views: List[Tensor], shard: Optional[Shard]
+    ) -> Dict[str, Tensor]:
+        """The per-view terms (or shares) -> ``{"loss": ..., <terms>}``; linear in them, so the
+        same code reduces whole terms and shares."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def compute(self, views: List[Tensor], shard: Optional[Shard] = None) -> Dict[str, Tensor]:
+        """The loss and its terms on the prepared views (with ``shard``: this rank's shares):
+        :meth:`view_terms` of each view, then :meth:`combine`. A loss that is not a sum over
+        views (MMCR) overrides this instead."""
+        return self.combine([self.view_terms(z, shard) for z in views], views, shard)
 
     def compute_share(self, views: List[Tensor], shard: Shard) -> Dict[str, Tensor]:
         """This rank's additive shares of :meth:`compute`'s outputs (losses that split exactly)."""
-        raise NotImplementedError  # pragma: no cover - only called when splits_exactly
+        return self.compute(views, shard)
 
     def active_shard(self) -> Optional[Shard]:
         """The shard this process computes now, or None for the whole criterion."""
@@ -132,10 +174,13 @@ class AuxLoss(nn.Module):
         self.input_dtype = views[0].dtype
         shard = self.active_shard()
         with autocast_disabled(prepared[0].device.type):
-            if shard is None:
-                out = self.compute(prepared)
-            else:
-                out = combine_shares(self.compute_share(prepared, shard), shard)
+            try:
+                if shard is None:
+                    out = self.compute(prepared)
+                else:
+                    out = combine_shares(self.compute_share(prepared, shard), shard)
+            except (TypeError, ValueError) as err:  # e.g. a batch too small for a term
+                raise self._named(err) from None
         if self.check_finite == "deferred":
             self._monitor.record(prepared, out["loss"])
         elif self.check_finite == "eager" and not bool(torch.isfinite(out["loss"].detach())):
@@ -144,6 +189,15 @@ class AuxLoss(nn.Module):
                 f"{OVERFLOW_HINT}"
             )
         return out
+
+    def _named(self, err: Exception) -> Exception:
+        """``err`` with its message prefixed by the loss's label (unless it already is)."""
+        if str(err).startswith(f"{self.label}:"):
+            return err
+        try:
+            return type(err)(f"{self.label}: {err}")
+        except TypeError:  # an exception class with another constructor: leave it as it is
+            return err
 
     def raise_if_nonfinite(self) -> None:
         """Raise the deferred NaN/Inf error, if any forward since the last call recorded one.

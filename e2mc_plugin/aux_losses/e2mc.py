@@ -5,14 +5,15 @@ Source: paper eqs. 3.2-3.4 and Algorithm 1; reference code ``EntropyEstimator`` 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from e2mc_plugin.aux_losses import params, register_aux_loss
+from e2mc_plugin.aux_losses import params
 from e2mc_plugin.aux_losses.base import AuxLoss
 from e2mc_plugin.aux_losses.paper import describe_e2mc_coefficients
+from e2mc_plugin.aux_losses.registry import register_aux_loss
 from e2mc_plugin.criteria.covariance import covariance_penalty
 from e2mc_plugin.criteria.entropy import DEFAULT_EPS, marginal_entropy, spacing_floor
 from e2mc_plugin.criteria.mapping import MAPPINGS, get_mapping
@@ -48,6 +49,7 @@ class E2MCLoss(AuxLoss):
             the uncentered Psi(Z): spacings are shift invariant, and centering would round small
             mapped values (the reference's fp32 gradients differ from ours only at such
             near-ties, by float32 rounding).
+        views, gather, check_finite, shard: see :class:`~e2mc_plugin.aux_losses.base.AuxLoss`.
 
     Views: the 2 full-resolution crops by default. Terms: ``entropy`` (mean over dimensions,
     reduced over views), ``covariance``; ``loss = -beta * entropy + gamma * covariance``.
@@ -66,7 +68,6 @@ class E2MCLoss(AuxLoss):
     """
 
     name = "e2mc"
-    default_views = "large"
     term_names = ("entropy", "covariance")
     kwargs_hint = PAPER_COEFFICIENTS
     splits_exactly = True
@@ -81,12 +82,9 @@ class E2MCLoss(AuxLoss):
         eps: float = DEFAULT_EPS,
         reduction: str = "reference",
         center: bool = True,
-        views: Optional[str] = None,
-        gather: bool = False,
-        check_finite: Any = "deferred",
-        shard: Any = "auto",
+        **common: Any,
     ) -> None:
-        super().__init__(views=views, gather=gather, check_finite=check_finite, shard=shard)
+        super().__init__(**common)
         self.beta = params.real("e2mc", "beta", beta)
         self.gamma = params.real("e2mc", "gamma", gamma)
         self.mapping = params.choice("e2mc", "mapping", mapping, sorted(MAPPINGS))
@@ -97,53 +95,33 @@ class E2MCLoss(AuxLoss):
         self.reduction = params.choice("e2mc", "reduction", reduction, REDUCTIONS)
         self.center = params.flag("e2mc", "center", center)
 
-    def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:
-        ents, covs = [], []
+    def view_terms(self, z: Tensor, shard: Optional[Shard]) -> Tuple[Tensor, Tensor]:
+        """``(entropy, covariance)`` of Psi(z), or with ``shard`` this rank's shares of them."""
         floor = spacing_floor(self.input_dtype) if self.input_dtype is not None else 0.0
-        for z in views:
+        spacing = {"m": self.m, "eps": self.eps, "nonnegative": self._nonnegative}
+        if shard is None:
             x = self._psi(z)
             # Spacings are shift invariant: the entropy takes Psi(Z) before centering, where
             # sigmoid / gaussian_cdf outputs are >= 0 and sort faster as integers.
-            ents.append(
-                marginal_entropy(
-                    x, m=self.m, eps=self.eps, nonnegative=self._nonnegative, grad_floor=floor
-                ).mean()
-            )
+            ent = marginal_entropy(x, grad_floor=floor, **spacing).mean()
             if self.center:
                 # The covariance is translation invariant: the mean needs no gradient (exact).
                 x = x - x.mean(dim=0, keepdim=True).detach()
-            covs.append(covariance_penalty(x, centered=self.center))
-        return self._combine(ents, covs)
-
-    def compute_share(self, views: List[Tensor], shard: Shard) -> Dict[str, Tensor]:
-        n, d = views[0].shape
+            return ent, covariance_penalty(x, centered=self.center)
+        n, d = z.shape
         cols = shard.columns(d)
-        floor = spacing_floor(self.input_dtype) if self.input_dtype is not None else 0.0
-        ents, covs = [], []
-        for z in views:
-            # Psi is elementwise: when n < d every share needs only this rank's columns.
-            x = self._psi(z[:, cols] if n < d else z)
-            x_block = x if n < d else x[:, cols]
-            ents.append(
-                entropy_share(
-                    x_block,
-                    d,
-                    m=self.m,
-                    eps=self.eps,
-                    nonnegative=self._nonnegative,
-                    grad_floor=floor,
-                )
-            )
-            covs.append(
-                covariance_share_gram(x_block, d, shard)
-                if n < d
-                else covariance_share_rows(x, shard)
-            )
-        return self._combine(ents, covs)
+        # Psi is elementwise: when n < d every share needs only this rank's columns.
+        x = self._psi(z[:, cols] if n < d else z)
+        x_block = x if n < d else x[:, cols]
+        ent = entropy_share(x_block, d, grad_floor=floor, **spacing)
+        if n < d:
+            return ent, covariance_share_gram(x_block, d, shard)
+        return ent, covariance_share_rows(x, shard)
 
-    def _combine(self, ents: List[Tensor], covs: List[Tensor]) -> Dict[str, Tensor]:
-        """Per-view entropies and covariances -> the reduced terms and the loss (linear, so the
-        same code reduces whole terms and per-rank shares)."""
+    def combine(
+        self, per_view: List[Tuple[Tensor, ...]], views: List[Tensor], shard: Optional[Shard]
+    ) -> Dict[str, Tensor]:
+        ents, covs = zip(*per_view, strict=True)
         entropy = torch.stack(ents).sum()
         if self.reduction == "reference":
             entropy = entropy / len(ents)

@@ -9,9 +9,11 @@ from typing import Any, Dict, List, Optional
 
 from torch import Tensor
 
-from e2mc_plugin.aux_losses import params, register_aux_loss
+from e2mc_plugin.aux_losses import params
 from e2mc_plugin.aux_losses.base import AuxLoss
+from e2mc_plugin.aux_losses.registry import register_aux_loss
 from e2mc_plugin.criteria.nuclear_norm import centroid_nuclear_norm
+from e2mc_plugin.criteria.sharding import Shard
 
 
 @register_aux_loss("mmcr")
@@ -21,6 +23,7 @@ class MMCRLoss(AuxLoss):
     Args:
         weight: lambda, >= 0 (paper 0.005; the reference argparse default 1.0 is not the
             paper's).
+        views, gather, check_finite, shard: see :class:`~e2mc_plugin.aux_losses.base.AuxLoss`.
 
     Views: all crops by default (V = 8 for SwAV 2x224 + 6x96). Term: ``nuclear_norm``;
     ``loss = -weight * nuclear_norm``. No division by the batch, no per-view local term, the
@@ -33,19 +36,12 @@ class MMCRLoss(AuxLoss):
     default_views = "all"
     term_names = ("nuclear_norm",)
 
-    def __init__(
-        self,
-        *,
-        weight: float = 0.005,
-        views: Optional[str] = None,
-        gather: bool = False,
-        check_finite: Any = "deferred",
-        shard: Any = "auto",
-    ) -> None:
-        super().__init__(views=views, gather=gather, check_finite=check_finite, shard=shard)
+    def __init__(self, *, weight: float = 0.005, **common: Any) -> None:
+        super().__init__(**common)
         self.weight = params.real("mmcr", "weight", weight)
 
-    def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:
+    def compute(self, views: List[Tensor], shard: Optional[Shard] = None) -> Dict[str, Tensor]:
+        """The nuclear norm of the centroid of all views (not a sum over views; never sharded)."""
         nuc = centroid_nuclear_norm(views)
         return {"loss": -self.weight * nuc, "nuclear_norm": nuc}
 

@@ -7,17 +7,16 @@ VICReg for the /2 (mean over views) convention of the variance term.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from e2mc_plugin.aux_losses import params, register_aux_loss
+from e2mc_plugin.aux_losses import params
 from e2mc_plugin.aux_losses.base import AuxLoss
-from e2mc_plugin.criteria.covariance import covariance_penalty
-from e2mc_plugin.criteria.sharding import Shard, covariance_share, variance_share
-from e2mc_plugin.criteria.variance import variance_hinge
+from e2mc_plugin.aux_losses.registry import register_aux_loss
+from e2mc_plugin.criteria.sharding import Shard, covariance_term, variance_term
+from e2mc_plugin.criteria.sphere import normalize_rows
 
 SPACES = ("hypersphere", "projector")
 
@@ -34,6 +33,7 @@ class VCRegLoss(AuxLoss):
             default is only the argparse default of the reference ``main_swav_vc_ft.py``; its
             launcher ``trainer_swav_vc_ft.sh`` passes the space per run (``--reg_space $2``), so
             which space produced the paper's VCReg row is not recorded: state it in a recipe.
+        views, gather, check_finite, shard: see :class:`~e2mc_plugin.aux_losses.base.AuxLoss`.
 
     Views: the 2 full-resolution crops by default. Terms: ``variance``, ``covariance``;
     ``loss = mu * variance + nu * covariance``. In the hypersphere space the covariance term is
@@ -44,52 +44,29 @@ class VCRegLoss(AuxLoss):
     """
 
     name = "vcreg"
-    default_views = "large"
     term_names = ("variance", "covariance")
     splits_exactly = True
 
     def __init__(
-        self,
-        *,
-        mu: float = 0.1,
-        nu: float = 0.001,
-        space: str = "hypersphere",
-        views: Optional[str] = None,
-        gather: bool = False,
-        check_finite: Any = "deferred",
-        shard: Any = "auto",
+        self, *, mu: float = 0.1, nu: float = 0.001, space: str = "hypersphere", **common: Any
     ) -> None:
-        super().__init__(views=views, gather=gather, check_finite=check_finite, shard=shard)
+        super().__init__(**common)
         self.mu = params.real("vcreg", "mu", mu)
         self.nu = params.real("vcreg", "nu", nu)
         self.space = params.choice("vcreg", "space", space, SPACES)
 
-    def _space(self, z: Tensor) -> "tuple[Tensor, float]":
-        """The embedding in the loss's space and the std target there."""
+    def view_terms(self, z: Tensor, shard: Optional[Shard]) -> Tuple[Tensor, Tensor]:
+        """``(variance, covariance)`` in the loss's space, or this rank's shares of them."""
         if self.space == "hypersphere":
-            return F.normalize(z, dim=1), 1.0 / math.sqrt(z.shape[1])
-        return z, 1.0
+            z, target = normalize_rows(z), 1.0 / math.sqrt(z.shape[1])
+        else:
+            target = 1.0
+        return variance_term(z, shard, target=target), covariance_term(z, shard)
 
-    def compute(self, views: List[Tensor]) -> Dict[str, Tensor]:
-        variances, covs = [], []
-        for z in views:
-            z, target = self._space(z)
-            variances.append(variance_hinge(z, target=target))
-            covs.append(covariance_penalty(z))
-        return self._combine(variances, covs)
-
-    def compute_share(self, views: List[Tensor], shard: Shard) -> Dict[str, Tensor]:
-        d = views[0].shape[1]
-        cols = shard.columns(d)
-        variances, covs = [], []
-        for z in views:
-            z, target = self._space(z)
-            variances.append(variance_share(z[:, cols], d, target=target))
-            covs.append(covariance_share(z, shard))
-        return self._combine(variances, covs)
-
-    def _combine(self, variances: List[Tensor], covs: List[Tensor]) -> Dict[str, Tensor]:
-        """Per-view terms (or their shares) -> the reduced terms and the loss (linear)."""
+    def combine(
+        self, per_view: List[Tuple[Tensor, ...]], views: List[Tensor], shard: Optional[Shard]
+    ) -> Dict[str, Tensor]:
+        variances, covs = zip(*per_view, strict=True)
         variance = torch.stack(variances).mean()
         covariance = torch.stack(covs).sum()
         loss = self.mu * variance + self.nu * covariance

@@ -16,15 +16,17 @@ from e2mc_plugin.criteria.entropy import (
     mean_marginal_entropy,
     spacing_floor,
 )
-from e2mc_plugin.criteria.gather import gather_views_with_grad, gather_with_grad
+from e2mc_plugin.criteria.gather import RankViewsError, gather_views_with_grad, gather_with_grad
 from e2mc_plugin.criteria.mapping import MAPPINGS, gaussian_cdf, get_mapping, identity, sigmoid
 from e2mc_plugin.criteria.nuclear_norm import centroid, centroid_nuclear_norm, nuclear_norm
+from e2mc_plugin.criteria.sphere import normalize_rows
 from e2mc_plugin.criteria.uniformity import alignment, uniformity
 from e2mc_plugin.criteria.variance import variance_hinge
 
 __all__ = [
     "MAPPINGS",
     "NonFiniteError",
+    "RankViewsError",
     "alignment",
     "centroid",
     "centroid_nuclear_norm",
@@ -43,6 +45,7 @@ __all__ = [
     "marginal_entropy",
     "mean_marginal_entropy",
     "nonfinite_flags",
+    "normalize_rows",
     "nuclear_norm",
     "sigmoid",
     "spacing_floor",

@@ -12,8 +12,12 @@ class NonFiniteError(ValueError):
     """An input view (or a loss) holds NaN/Inf; the message names the view (and the loss)."""
 
 
-def check_view(x: Tensor, index: int = 0) -> None:
-    """A view is a floating-point tensor of shape (n, d) with d >= 1 and n >= 1."""
+def check_view(x: Tensor, index: int = 0, *, min_dim: int = 1) -> None:
+    """A view is a floating-point tensor of shape (n, d) with d >= 1 and n >= 1.
+
+    ``min_dim=0`` accepts d = 0: a rank's block of columns under sharding, empty when there are
+    more ranks than dimensions (its share is 0; the other ranks hold the whole embedding).
+    """
     if not isinstance(x, Tensor):
         raise TypeError(f"view {index}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 2:
@@ -23,7 +27,7 @@ def check_view(x: Tensor, index: int = 0) -> None:
         )
     if not x.is_floating_point():
         raise TypeError(f"view {index}: expected a floating-point tensor, got {x.dtype}")
-    if x.shape[1] == 0:
+    if x.shape[1] < min_dim:
         raise ValueError(
             f"view {index}: the embedding is empty (d = 0, shape {tuple(x.shape)}); pass the "
             "projector output or backbone features, not an empty slice"

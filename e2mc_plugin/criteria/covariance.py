@@ -6,7 +6,7 @@ Source: paper eq. 3.3 (covariance term of E2MC) and official VICReg ``off_diagon
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -33,22 +33,41 @@ class _OffDiagSqSumGram(torch.autograd.Function):
     """sum_{j != k} (X^T X)_jk^2 = ||X X^T||_F^2 - sum_j ||X_:,j||^4: n^2 d flops, n^2 memory.
 
     Gradient: 4 (X X^T X - X diag(||X_:,j||^2)), one n x n by n x d product.
+
+    With ``reduce_sum`` (sharding, :mod:`~e2mc_plugin.criteria.sharding`), X is this rank's
+    block of columns X_B and the result is its share ``<G_r, G> - sum_{j in B} |X_j|^4`` with
+    ``G_r = X_B X_B^T`` and ``G = reduce_sum(G_r)`` (one n x n all-reduce); the backward is the
+    whole sum's gradient on this block, ``4 (G X_B - X_B diag |X_j|^2)`` (autograd of
+    ``X_B X_B^T`` would take two products, and miss the factor 2 that G's dependence on this
+    block through the other ranks' shares adds). ``clamp``: clamp the value at 0 (the
+    difference can round below 0 only when it is ~0; a share may be negative).
     """
 
     @staticmethod
-    def forward(ctx: Any, xc: Tensor) -> Tensor:  # type: ignore[override]
-        gram = xc @ xc.t()  # (n, n)
-        col_sq = xc.square().sum(dim=0)  # (d,); faster than vector_norm along dim 0 on CPU
-        total = gram.square().sum() - col_sq.square().sum()
-        ctx.save_for_backward(xc, gram, col_sq)
-        return total.clamp_min(0.0)  # the difference can round below 0 only when it is ~0
+    def forward(  # type: ignore[override]
+        ctx: Any, xb: Tensor, reduce_sum: Optional[Callable[[Tensor], Tensor]], clamp: bool
+    ) -> Tensor:
+        g_r = xb @ xb.t()  # (n, n)
+        g = g_r if reduce_sum is None else reduce_sum(g_r)
+        col_sq = xb.square().sum(dim=0)  # (d,); faster than vector_norm along dim 0 on CPU
+        ctx.save_for_backward(xb, g, col_sq)
+        total = (g_r * g).sum() - col_sq.square().sum()
+        return total.clamp_min(0.0) if clamp else total
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor]:  # type: ignore[override]
-        xc, gram, col_sq = ctx.saved_tensors
-        g = torch.addcmul(gram @ xc, xc, col_sq, value=-1.0)
-        return (g.mul_(4.0 * grad),)
+    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None, None]:  # type: ignore[override]
+        xb, g, col_sq = ctx.saved_tensors
+        out = torch.addcmul(g @ xb, xb, col_sq, value=-1.0)
+        return out.mul_(4.0 * grad), None, None
+
+
+def offdiag_sq_sum_gram(
+    xc: Tensor, reduce_sum: Optional[Callable[[Tensor], Tensor]] = None
+) -> Tensor:
+    """``sum_{j != k} (Xc^T Xc)_jk^2`` through the n x n Gram (clamped at 0), or with
+    ``reduce_sum`` this block's share of it (see :class:`_OffDiagSqSumGram`)."""
+    return _OffDiagSqSumGram.apply(xc, reduce_sum, reduce_sum is None)
 
 
 @float32_math
@@ -76,7 +95,7 @@ def covariance_penalty(x: Tensor, method: str = "auto", centered: bool = False) 
     if method == "auto":
         method = "gram" if n < d else "dxd"
     if method == "gram":
-        total = _OffDiagSqSumGram.apply(xc)
+        total = offdiag_sq_sum_gram(xc)
     else:
         total = _offdiag_sq_sum_dxd(xc)
     return total / ((n - 1) ** 2 * d)

@@ -13,6 +13,7 @@ gradients stay exact.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any, List, Optional, Sequence
 
 import torch
@@ -26,6 +27,11 @@ def _world_size() -> int:
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size()
     return 1
+
+
+def is_distributed() -> bool:
+    """True inside an initialized process group of more than one process."""
+    return _world_size() > 1
 
 
 def _size_group() -> Optional[Any]:
@@ -90,9 +96,61 @@ def _checked_sizes(shapes: List[List[int]]) -> List[int]:
     return [n for n, _ in shapes]
 
 
-def gather_views_with_grad(views: Sequence[Tensor]) -> List[Tensor]:
-    """:func:`gather_with_grad` on each view, with one exchange of the sizes for all of them."""
+class RankViewsError(ValueError, TypeError):
+    """The ranks' views cannot be gathered (one rank's are invalid, or they differ in dim,
+    count or dtype); every rank raises it with the same message."""
+
+
+def _dtype_code(views: Sequence[Tensor]) -> int:
+    """The views' dtypes as one integer, equal on two ranks iff their dtype lists are."""
+    return zlib.crc32(",".join(str(v.dtype) for v in views).encode())
+
+
+def agree_on_views(views: Sequence[Tensor], error: Optional[BaseException] = None) -> List[int]:
+    """Every rank's row count, after every rank has seen every rank's verdict on its views.
+
+    One small all-gather (on the CPU: no device sync) carries each rank's
+    ``[invalid, n, d, number of views, dtypes]``; ``error`` is this rank's own validation error
+    (its views are not used then). If any rank's views are invalid, or the ranks' views differ
+    in dim, count or dtype, every rank raises the same :class:`RankViewsError` naming the ranks
+    (the invalid ranks' messages travel in a second exchange, made only then): no rank is left
+    waiting in a collective that another rank never reaches.
+    """
+    if error is None:
+        local = [0, views[0].shape[0], views[0].shape[1], len(views), _dtype_code(views)]
+    else:
+        local = [1, 0, 0, 0, 0]
+    parts = [torch.empty(5, dtype=torch.int64) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, torch.tensor(local, dtype=torch.int64), group=_size_group())
+    rows = [p.tolist() for p in parts]
+    if any(r[0] for r in rows):
+        messages: List[Any] = [None] * len(rows)
+        dist.all_gather_object(messages, "" if error is None else str(error), group=_size_group())
+        bad = "; ".join(f"rank {r}: {m}" for r, m in enumerate(messages) if rows[r][0])
+        raise RankViewsError(f"invalid views on {bad}")
+    for what, col in (("embedding dimension differs", 2), ("number of views differs", 3)):
+        if len({r[col] for r in rows}) > 1:
+            per_rank = ", ".join(
+                f"rank {r}: " + (f"({row[1]}, {row[2]})" if col == 2 else f"{row[3]} views")
+                for r, row in enumerate(rows)
+            )
+            raise RankViewsError(f"the {what} across ranks ({per_rank})")
+    if len({r[4] for r in rows}) > 1:
+        dtypes: List[Any] = [None] * len(rows)
+        dtypes_here = ", ".join(str(v.dtype).replace("torch.", "") for v in views)
+        dist.all_gather_object(dtypes, dtypes_here, group=_size_group())
+        per_rank = "; ".join(f"rank {r}: {t}" for r, t in enumerate(dtypes))
+        raise RankViewsError(f"the view dtypes differ across ranks ({per_rank})")
+    return [r[1] for r in rows]
+
+
+def gather_views_with_grad(
+    views: Sequence[Tensor], sizes: Optional[Sequence[int]] = None
+) -> List[Tensor]:
+    """:func:`gather_with_grad` on each view, with one exchange of the sizes for all of them
+    (``sizes``: the per-rank row counts if already exchanged, e.g. by :func:`agree_on_views`)."""
     if _world_size() == 1:
         return list(views)
-    sizes = _checked_sizes(gather_shapes(views[0]))
-    return [_GatherWithGrad.apply(v, sizes) for v in views]
+    if sizes is None:
+        sizes = agree_on_views(views)
+    return [_GatherWithGrad.apply(v, list(sizes)) for v in views]

@@ -6,6 +6,7 @@ Capacity Representations"; e2mc reference ``main_swav_mmcr_ft.py`` (``torch.lina
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence, Tuple
 
 import torch
@@ -14,6 +15,7 @@ from torch.autograd.function import once_differentiable
 
 from e2mc_plugin.criteria.checks import check_view, check_views
 from e2mc_plugin.criteria.precision import autocast_disabled, to_float32
+from e2mc_plugin.criteria.sphere import NORM_EPS, prescale_rows
 
 #: Eigenvalues of the Gram below ``RANK_TOL * k * max eigenvalue`` (k its size) count as zero.
 RANK_TOL = torch.finfo(torch.float64).eps
@@ -100,17 +102,20 @@ class _Centroid(torch.autograd.Function):
         return tuple(out)
 
 
-#: ``F.normalize``'s default eps (a row norm below it is clamped, not divided by).
-NORM_EPS = 1e-12
-
-
 def centroid(views: Sequence[Tensor], normalize: bool = True) -> Tensor:
-    """``C = 1/V sum_v normalize(Z_v)``; V x (n, d) -> (n, d), >= float32, not re-normalized."""
+    """``C = 1/V sum_v normalize(Z_v)``; V x (n, d) -> (n, d), >= float32, not re-normalized.
+
+    Views of mixed dtypes are computed in the widest (float64 if any view is); each view's
+    gradient comes back in its own dtype. Rows of any finite magnitude are normalized without
+    overflow (:func:`~e2mc_plugin.criteria.sphere.prescale_rows`).
+    """
     check_views(views)
     with autocast_disabled(views[0].device.type):
         zs = [to_float32(v) for v in views]
+        dtype = functools.reduce(torch.promote_types, (z.dtype for z in zs))
+        zs = [z.to(dtype) for z in zs]
         if normalize:
-            return _Centroid.apply(*zs)
+            return _Centroid.apply(*(prescale_rows(z) for z in zs))
         # A running sum, not stack().mean(): no V x (n, d) copy (V = 8 crops for SwAV).
         total = zs[0]
         for z in zs[1:]:

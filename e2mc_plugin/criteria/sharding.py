@@ -19,35 +19,41 @@ so the shares add up exactly (to float rounding) in value and in gradient. How e
   is not sharded.
 
 The aux losses combine the shares with :func:`combine_shares`: the values are all-reduced (a few
-scalars per step), and the loss used for backward is ``W * share`` so that, after the gradient
-all-reduce of :func:`~e2mc_plugin.criteria.gather.gather_with_grad` and DDP's averaging, every
-rank's parameter gradients equal the unsharded ones.
+scalars per step), and the loss and each term back-propagate ``W * share`` so that, after the
+gradient all-reduce of :func:`~e2mc_plugin.criteria.gather.gather_with_grad` and DDP's averaging,
+every rank's parameter gradients equal the unsharded ones.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from e2mc_plugin.criteria.checks import check_min_rows, check_view
+from e2mc_plugin.criteria.covariance import covariance_penalty, offdiag_sq_sum_gram
 from e2mc_plugin.criteria.entropy import marginal_entropy
-from e2mc_plugin.criteria.variance import STD_EPS
+from e2mc_plugin.criteria.sphere import normalize_rows
+from e2mc_plugin.criteria.uniformity import alignment, uniformity
+from e2mc_plugin.criteria.variance import STD_EPS, variance_hinge
 
 __all__ = [
     "Shard",
     "alignment_share",
+    "alignment_term",
     "combine_shares",
     "covariance_share",
+    "covariance_term",
     "entropy_share",
     "uniformity_share",
+    "uniformity_term",
     "variance_share",
+    "variance_term",
 ]
 
 
@@ -106,7 +112,7 @@ def entropy_share(
     """Share of ``marginal_entropy(x).mean()`` from this rank's columns ``x_block`` (n, |B|) of
     the (n, d) view: ``sum_{j in block} H_j / d``. Entropy is per dimension: nothing else needed.
     """
-    check_view(x_block)
+    check_view(x_block, min_dim=0)
     if x_block.shape[1] == 0:  # more ranks than dimensions
         return x_block.sum() * 0.0
     h = marginal_entropy(x_block, m=m, eps=eps, nonnegative=nonnegative, grad_floor=grad_floor)
@@ -115,33 +121,13 @@ def entropy_share(
 
 def variance_share(x_block: Tensor, d: int, *, target: float = 1.0) -> Tensor:
     """Share of ``variance_hinge(x, target)`` from this rank's columns ``x_block`` (n, |B|):
-    ``sum_{j in block} relu(target - std_j) / d``."""
-    check_view(x_block)
+    ``sum_{j in block} relu(target - std_j) / d`` (0 for an empty block)."""
+    check_view(x_block, min_dim=0)
     check_min_rows(x_block.shape[0], 2, "the variance hinge")
+    if x_block.shape[1] == 0:  # more ranks than dimensions
+        return x_block.sum() * 0.0
     std = torch.sqrt(x_block.var(dim=0) + STD_EPS)
     return F.relu(target - std).sum() / d
-
-
-class _GramShare(torch.autograd.Function):
-    """``<G_r, G> - sum_{j in block} |Xc_j|^4`` with ``G = reduce_sum(G_r)``; the backward is the
-    total's gradient on this block's columns, ``4 (G Xc_B - Xc_B diag |Xc_j|^2)``: one n x n by
-    n x |B| product (autograd of ``Xc_B Xc_B^T`` would take two, and miss the factor 2 that G's
-    dependence on this block through the other ranks' shares adds)."""
-
-    @staticmethod
-    def forward(ctx: Any, xb: Tensor, reduce_sum: Callable[[Tensor], Tensor]) -> Tensor:  # type: ignore[override]
-        g_r = xb @ xb.t()
-        g = reduce_sum(g_r)
-        col_sq = xb.square().sum(dim=0)
-        ctx.save_for_backward(xb, g, col_sq)
-        return (g_r * g).sum() - col_sq.square().sum()
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> Tuple[Tensor, None]:  # type: ignore[override]
-        xb, g, col_sq = ctx.saved_tensors
-        out = torch.addcmul(g @ xb, xb, col_sq, value=-1.0)
-        return out.mul_(4.0 * grad), None
 
 
 def covariance_share_gram(x_block: Tensor, d: int, shard: Shard) -> Tensor:
@@ -149,13 +135,14 @@ def covariance_share_gram(x_block: Tensor, d: int, shard: Shard) -> Tensor:
 
     ``(<G_r, G> - sum_{j in block} |Xc_j|^4) / ((n - 1)^2 d)`` with ``G_r = Xc_B Xc_B^T`` and one
     n x n all-reduce ``G = sum_r G_r`` (= Xc Xc^T). Centering is per column, so the block centers
-    itself (the mean needs no gradient: the penalty is translation invariant).
+    itself (the mean needs no gradient: the penalty is translation invariant). An empty block
+    (more ranks than dimensions) adds a zero G_r and shares 0.
     """
-    check_view(x_block)
+    check_view(x_block, min_dim=0)
     n = x_block.shape[0]
     check_min_rows(n, 2, "the covariance penalty")
     xb = x_block - x_block.mean(dim=0, keepdim=True).detach()
-    return _GramShare.apply(xb, shard.reduce_sum) / ((n - 1) ** 2 * d)
+    return offdiag_sq_sum_gram(xb, shard.reduce_sum) / ((n - 1) ** 2 * d)
 
 
 def covariance_share_rows(x: Tensor, shard: Shard) -> Tensor:
@@ -192,7 +179,7 @@ def uniformity_share(z: Tensor, shard: Shard, *, t: float = 2.0, normalize: bool
     n = z.shape[0]
     check_min_rows(n, 2, "the uniformity potential")
     if normalize:
-        z = F.normalize(z, dim=1)
+        z = normalize_rows(z)
     rows = shard.rows(n)
     zr = z[rows]
     sq = torch.linalg.vector_norm(z, dim=1).square()
@@ -223,22 +210,51 @@ def alignment_share(a: Tensor, b: Tensor, shard: Shard, *, normalize: bool = Tru
     rows = shard.rows(n)
     a, b = a[rows], b[rows]
     if normalize:
-        a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
+        a, b = normalize_rows(a), normalize_rows(b)
     return (a - b).square().sum() / n
 
 
-def combine_shares(shares: Dict[str, Tensor], shard: Shard) -> Dict[str, Tensor]:
-    """Global values of every share (one all-reduce of a small vector) and the loss for backward.
+# ---- whole criterion or this rank's share: one call for the aux losses' per-view code --------
 
-    ``shares["loss"]`` is this rank's share of the weighted loss. The result's values are the
-    unsharded ones on every rank; ``result["loss"]`` back-propagates ``W * shares["loss"]``: the
-    gradient all-reduce of ``gather_with_grad`` sums the ranks' shares and DDP divides by W, which
-    gives the unsharded parameter gradients exactly.
+
+def variance_term(x: Tensor, shard: Optional[Shard], *, target: float = 1.0) -> Tensor:
+    """``variance_hinge(x, target)``, or with ``shard`` this rank's share of it."""
+    if shard is None:
+        return variance_hinge(x, target=target)
+    d = x.shape[1]
+    return variance_share(x[:, shard.columns(d)], d, target=target)
+
+
+def covariance_term(x: Tensor, shard: Optional[Shard]) -> Tensor:
+    """``covariance_penalty(x)``, or with ``shard`` this rank's share of it."""
+    return covariance_penalty(x) if shard is None else covariance_share(x, shard)
+
+
+def uniformity_term(z: Tensor, shard: Optional[Shard], *, t: float = 2.0) -> Tensor:
+    """``uniformity(z, t)``, or with ``shard`` this rank's share of it."""
+    return uniformity(z, t=t) if shard is None else uniformity_share(z, shard, t=t)
+
+
+def alignment_term(a: Tensor, b: Tensor, shard: Optional[Shard]) -> Tensor:
+    """``alignment(a, b)``, or with ``shard`` this rank's share of it."""
+    return alignment(a, b) if shard is None else alignment_share(a, b, shard)
+
+
+def combine_shares(shares: Dict[str, Tensor], shard: Shard) -> Dict[str, Tensor]:
+    """Global values of every share (one all-reduce of a small vector), each carrying its
+    gradient.
+
+    ``shares["loss"]`` is this rank's share of the weighted loss, the other keys its shares of
+    the terms. Every result holds the unsharded value on every rank and back-propagates
+    ``W * share``: the gradient all-reduce of ``gather_with_grad`` sums the ranks' shares and DDP
+    divides by W, which gives the unsharded parameter gradients exactly, for the loss and for
+    each term alone (a user may weight the terms himself).
     """
     keys = list(shares)
     local = torch.stack([shares[k].detach().reshape(()) for k in keys])
     total = shard.reduce_sum(local)
-    out = {k: total[i] for i, k in enumerate(keys)}
-    scaled = shares["loss"] * shard.world
-    out["loss"] = out["loss"] + (scaled - scaled.detach())
+    out = {}
+    for i, k in enumerate(keys):
+        scaled = shares[k] * shard.world
+        out[k] = total[i] + (scaled - scaled.detach())
     return out

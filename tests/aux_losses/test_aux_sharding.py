@@ -49,3 +49,12 @@ def test_auto_shards_only_losses_that_split_exactly():
 def test_bad_shard_settings_name_the_loss_and_the_parameter(name, kwargs, match):
     with pytest.raises(InvalidParameterError, match=match):
         build_aux_loss(name, **kwargs)
+
+
+@pytest.mark.ddp
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("world", [2, 3])
+def test_each_sharded_term_carries_the_full_batch_value_and_gradient(world):
+    """A user who weights the returned terms himself gets the full-batch gradient of each."""
+    worker = Path(__file__).with_name("ddp_term_worker.py")
+    assert_all_ok(run_ranks(worker, world, timeout=240))

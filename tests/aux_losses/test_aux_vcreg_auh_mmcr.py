@@ -96,3 +96,48 @@ def test_gradcheck_float64(name):
     kwargs = {"alignment_weight": 0.3} if name == "auh" else {}
     loss = build_aux_loss(name, **kwargs)
     assert torch.autograd.gradcheck(lambda x, y: loss([x, y])["loss"], (a, b))
+
+
+HYPERSPHERE = [
+    ("auh", {"alignment_weight": 0.3}),
+    ("mmcr", {}),
+    ("vcreg", {"space": "hypersphere", "nu": 1.0}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", HYPERSPHERE, ids=[n for n, _ in HYPERSPHERE])
+@pytest.mark.parametrize("scale", [1e20, 1e30])
+def test_hypersphere_losses_at_huge_float32_magnitudes_match_float64(name, kwargs, scale):
+    """These losses are scale invariant: float32 views of |z| ~ 1e20 give the float64 loss of the
+    unscaled views, and the gradient scaled back by |z| (F.normalize's overflow gave a constant
+    loss and a zero gradient)."""
+    gen = torch.Generator().manual_seed(4)
+    base = [torch.randn(16, 8, generator=gen, dtype=torch.float64) for _ in range(2)]
+    ref_views = [b.clone().requires_grad_(True) for b in base]
+    ref = build_aux_loss(name, **kwargs)(ref_views)
+    ref["loss"].backward()
+    views = [(b * scale).float().requires_grad_(True) for b in base]
+    out = build_aux_loss(name, check_finite=True, **kwargs)(views)
+    out["loss"].backward()
+    for key in ref:
+        assert float(out[key]) == pytest.approx(float(ref[key]), rel=1e-5, abs=1e-7), key
+    for v, r in zip(views, ref_views, strict=True):
+        torch.testing.assert_close(v.grad.double() * scale, r.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_mmcr_with_a_float32_and_a_float64_view_is_computed_in_float64():
+    gen = torch.Generator().manual_seed(5)
+    a = torch.randn(12, 6, generator=gen).requires_grad_(True)
+    b = torch.randn(12, 6, generator=gen, dtype=torch.float64).requires_grad_(True)
+    out = build_aux_loss("mmcr")([a, b])
+    out["loss"].backward()
+    c = np.mean([_normalize(a.detach().double().numpy()), _normalize(b.detach().numpy())], axis=0)
+    nuc = np.linalg.svd(c, compute_uv=False).sum()
+    assert out["nuclear_norm"].dtype == torch.float64
+    assert float(out["nuclear_norm"]) == pytest.approx(nuc, rel=1e-10)
+    assert a.grad.dtype == torch.float32 and b.grad.dtype == torch.float64
+    a64 = a.detach().double().requires_grad_(True)
+    b64 = b.detach().clone().requires_grad_(True)
+    build_aux_loss("mmcr")([a64, b64])["loss"].backward()
+    torch.testing.assert_close(a.grad, a64.grad.float())
+    torch.testing.assert_close(b.grad, b64.grad)
