@@ -136,12 +136,16 @@ def _actual(recipe: str, value: str) -> Any:
 def _voc_actual(value: str) -> Any:
     from e2mc_plugin.evaluation import voc07, voc07_cli
 
+    parser = voc07_cli._parser()
     facts = {
-        "folds": voc07_cli._parser().get_default("folds"),
-        "costs": list(voc07.VOC07_COSTS),
+        "folds": parser.get_default("folds"),
+        "costs": list(voc07.COST_GRIDS[parser.get_default("cost_grid")]),
+        "benchmark_costs": list(voc07.COST_GRIDS["benchmark"]),
+        "fallback_cost": voc07.FALLBACK_COST,
         "svm": voc07._svm(1.0, 0).get_params(),
     }
-    assert facts["costs"] == voc07_cli._parser().get_default("costs")
+    assert parser.get_default("costs") is None  # the named grid applies
+    assert facts["costs"] == list(voc07.VOC07_COSTS)  # the CLI's default is the API's
     m = re.fullmatch(r"(len|min|max)\((\w+)\)", value)
     if m:
         return {"len": len, "min": min, "max": max}[m.group(1)](facts[m.group(2)])
