@@ -34,7 +34,13 @@ def _run_summary_class() -> type:
     if cached is not None:
         return cached
     from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.run_summary import METRICS_FILE, fit_record, format_record, write_record
+    from e2mc_plugin.solo.run_summary import (
+        METRICS_FILE,
+        BestEpoch,
+        fit_record,
+        format_record,
+        write_record,
+    )
 
     pl = compat.lightning()
 
@@ -42,11 +48,15 @@ def _run_summary_class() -> type:
         pl.Callback.__init__(self)
         self.command = command
         self.record = None
+        self.best = BestEpoch()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        self.best.observe(trainer)
 
     def on_fit_end(self, trainer, pl_module) -> None:
         if not trainer.is_global_zero:
             return
-        self.record = fit_record(trainer, self.command)
+        self.record = fit_record(trainer, self.command, self.best)
         folder = self.record["folder"]
         path = (
             Path(folder) / METRICS_FILE
@@ -61,6 +71,7 @@ def _run_summary_class() -> type:
         (pl.Callback,),
         {
             "__init__": __init__,
+            "on_validation_end": on_validation_end,
             "on_fit_end": on_fit_end,
             "__module__": __name__,
             "__doc__": "Print where the run left its checkpoints and metrics (rank 0, end of fit).",
