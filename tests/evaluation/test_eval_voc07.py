@@ -372,7 +372,6 @@ def test_cli_file_errors_name_the_file_and_option(tmp_path, capsys):
         f"{tmp_path / 'ckpt'}: its backbone.* tensors do not fit --backbone (default) resnet50"
         in message
     )
-    assert "size mismatch" in message, message
     assert main(_cli_args(tmp_path, "--backbone", "resnet18")) == 2
     assert f"--images {tmp_path}: 1 listed image(s) not found, e.g. x.png" in err()
     assert main(_cli_args(tmp_path, "--backbone", "vit_small")) == 2
