@@ -57,7 +57,10 @@ def reference_backbone_shapes(backbone: str, dataset: str = "imagenet") -> Dict[
 
             model = timm.create_model(f"{backbone}_patch16_224", num_classes=0)
         else:
-            raise ValueError(f"no reference backbone for {backbone!r}")
+            raise ValueError(
+                f"convert: backbone {backbone!r} has no reference to verify the conversion "
+                "against; supported: torchvision resnet* and timm vit_* names"
+            )
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
@@ -119,6 +122,16 @@ def _read_host_args(path: str) -> Dict[str, Any]:
         raise ValueError(f"convert: {path!r} is not valid JSON ({err})") from err
 
 
+def _strip(err: BaseException, prefix: str = "convert: ") -> str:
+    text = str(err)
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def _origin(method_from: str) -> str:
+    """Where the method came from, as the user gave it (an option or a file)."""
+    return "--method" if method_from == "--method" else f"method from {method_from}"
+
+
 def convert(
     src: Union[str, os.PathLike],
     out_dir: Union[str, os.PathLike],
@@ -144,7 +157,12 @@ def convert(
     """
     src = os.fspath(src)
     if name is not None:
-        check_name(name)
+        try:
+            check_name(name)
+        except ValueError as err:
+            raise ValueError(f"convert: --name {_strip(err, 'name: ')}") from None
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"convert: --out {os.fspath(out_dir)!r} exists and is not a folder")
     loaded = load_checkpoint(src, format, trusted=trusted)
     sibling = os.path.join(os.path.dirname(os.path.abspath(src)), "args.json")
     host_args = None
@@ -165,6 +183,9 @@ def convert(
     else:
         method, method_from = "vicreg", "the default for backbone-only formats"
     name = name or _default_name(src)
+    backbone_given = backbone is not None and not (
+        host_args is not None and host_args.get("method") == method
+    )
     if host_args is not None and host_args.get("method") == method:
         args = copy.deepcopy(host_args)
         backbone = args["backbone"]["name"]
@@ -175,10 +196,23 @@ def convert(
                 "convert: cannot tell the backbone from the tensor shapes; pass --backbone "
                 "(a solo-learn backbone name, e.g. resnet50, vit_small)"
             )
-        args = build_args(loaded, method, backbone, name)
+        try:
+            args = build_args(loaded, method, backbone, name)
+        except ValueError as err:
+            raise ValueError(f"convert: {_origin(method_from)}: {_strip(err)}") from None
 
     report = str(loaded.report)
-    shapes = reference_backbone_shapes(backbone, args.get("data", {}).get("dataset", "imagenet"))
+    dataset = args.get("data", {}).get("dataset", "imagenet")
+    try:
+        shapes = reference_backbone_shapes(backbone, dataset)
+    except ValueError as err:
+        if backbone_given:
+            where = "--backbone"
+        elif host_args is not None and host_args.get("method") == method:
+            where = f"backbone.name of {sibling}"
+        else:
+            where = "the backbone inferred from the tensor shapes (--backbone sets it)"
+        raise ValueError(f"convert: {where}: {_strip(err)}") from None
     written = write_host_checkpoint(
         loaded.state_dict,
         args,
@@ -249,6 +283,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--force", action="store_true", help="replace an existing <name>.ckpt / args.json"
     )
     ns = parser.parse_args(argv)
+    formats = list_checkpoint_loaders()
+    if ns.format not in ("auto", *formats):
+        raise ValueError(f"convert: --format {ns.format!r}: valid: auto, {', '.join(formats)}")
     result = convert(
         ns.src, ns.out, format=ns.format, method=ns.method, backbone=ns.backbone,
         name=ns.name, trusted=ns.trusted, force=ns.force,

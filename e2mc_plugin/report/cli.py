@@ -1,7 +1,8 @@
 """``e2mc-plugin report RUN_DIR... [--out DIR]``: the kNN / linear results of solo-learn runs (e.g.
 a ``pretrain -m aux_losses.0.beta=10,100,1000`` multirun and its ``aux_losses=[]`` baseline) as the
 sweep table and plot of ``e2mc-plugin demo --sweep``; paired tests where predictions were saved.
-Where the results come from: :mod:`e2mc_plugin.report.runs`."""
+Where the results come from: :mod:`e2mc_plugin.report.runs`. Runs of different methods get one
+table each (``sweep_<method>.csv`` / ``.png``), each with its own baseline."""
 
 from __future__ import annotations
 
@@ -26,12 +27,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from e2mc_plugin.report.plot import plot_sweep
-    from e2mc_plugin.report.runs import RESULTS_FILE, collect, find_runs, read_run
+    from e2mc_plugin.report.runs import (
+        RESULTS_FILE,
+        RunFolderError,
+        by_method,
+        collect,
+        find_runs,
+        read_run,
+    )
     from e2mc_plugin.report.table import format_sweep, sweep_table, write_sweep_csv
 
     try:
         runs = [read_run(p) for p in find_runs(args.runs)]
-    except FileNotFoundError as err:
+    except (OSError, RunFolderError) as err:
         print(f"error: {err}")
         return 2
     empty = [r.path for r in runs if not r.results]
@@ -41,16 +49,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not runs:
         print(f"error: no run has a {RESULTS_FILE} (see e2mc_plugin/report/runs.py)")
         return 2
-    rec = collect(runs, n_permutations=args.permutations)
-    table = sweep_table(rec["rows"], rec["significance"], rec["entropy"], rec["coefficients"])
-    methods = sorted({r.method for r in runs})
-    print(
-        f"{len(runs)} run(s), method {', '.join(methods)}; coefficients: {', '.join(rec['keys'])}"
-    )
-    print(format_sweep(table))
-    csv_path = write_sweep_csv(table, os.path.join(args.out, "sweep.csv"))
-    png = plot_sweep(
-        table, os.path.join(args.out, "sweep.png"), rec["keys"], title=", ".join(methods)
-    )
-    print(f"wrote {csv_path}, {png}")
+    groups = by_method(runs)
+    for method, group in groups.items():
+        try:
+            rec = collect(group, n_permutations=args.permutations)
+        except (OSError, RunFolderError) as err:
+            print(f"error: {err}")
+            return 2
+        for note in rec["notes"]:
+            print(f"[report] {method}: {note}")
+        if not any(r.is_baseline for r in group):
+            print(f"[report] {method}: no baseline run (aux_losses: []): no delta, no p-values")
+        table = sweep_table(rec["rows"], rec["significance"], rec["entropy"], rec["coefficients"])
+        print(f"{method}: {len(group)} run(s); coefficients: {', '.join(rec['keys']) or '-'}")
+        print(format_sweep(table))
+        stem = "sweep" if len(groups) == 1 else f"sweep_{method}"
+        csv_path = write_sweep_csv(table, os.path.join(args.out, f"{stem}.csv"))
+        png = plot_sweep(table, os.path.join(args.out, f"{stem}.png"), rec["keys"], title=method)
+        print(f"wrote {csv_path}, {png}")
     return 0

@@ -4,7 +4,9 @@ per-dimension entropy.
 
 Inputs are plain records, the same for the demo and for real runs:
 
-- ``rows``: ``{seed, model, probe, labels, accuracy}`` (accuracy in [0, 1]);
+- ``rows``: ``{seed, model, probe, labels, accuracy}`` (accuracy in [0, 1]); several rows of one
+  model, cell and seed are replicates (distinct runs): all count in the mean, std and
+  ``n_seeds`` (the number of runs), and their mean is that seed's value in the paired delta;
 - ``significance``: ``{seed, a, b, probe, labels, mcnemar: {pvalue}, permutation: {pvalue}}``,
   ``b`` the baseline (from :func:`e2mc_plugin.evaluation.significance.compare_predictions`);
 - ``entropy``: ``{seed, model, entropy_mean}``;
@@ -69,10 +71,11 @@ def sweep_table(
     """
     coefficients = dict(coefficients or {})
     keys = coefficient_keys(coefficients)
-    acc: Dict[tuple, Dict[int, float]] = defaultdict(dict)
+    acc: Dict[tuple, Dict[int, List[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         if r["model"] not in exclude:
-            acc[(r["model"], r["probe"], float(r["labels"]))][int(r["seed"])] = float(r["accuracy"])
+            cell = acc[(r["model"], r["probe"], float(r["labels"]))]
+            cell[int(r["seed"])].append(float(r["accuracy"]))
     tests: Dict[tuple, Dict[int, Mapping[str, Any]]] = defaultdict(dict)
     for t in significance:
         if t["b"] == baseline:
@@ -91,9 +94,9 @@ def sweep_table(
                 continue
             base = acc.get((baseline, probe, labels), {})
             seeds = sorted(s for s in a if s in base)
-            deltas = [100 * (a[s] - base[s]) for s in seeds]
+            deltas = [100 * (np.mean(a[s]) - np.mean(base[s])) for s in seeds]
             t = tests.get((model, probe, labels), {})
-            vals = [a[s] for s in sorted(a)]
+            vals = [v for s in sorted(a) for v in a[s]]
             row: Dict[str, Any] = {"model": model}
             row.update({k: coefficients.get(model, {}).get(k, "") for k in keys})
             row.update(
@@ -103,7 +106,7 @@ def sweep_table(
                 mean_pct=100 * float(np.mean(vals)),
                 std_pct=100 * _std(vals),
                 delta_vs_continued_pts=float(np.mean(deltas)) if deltas else "",
-                delta_std_pts=_std(deltas) if deltas else "",
+                delta_std_pts=_std([float(d) for d in deltas]) if deltas else "",
                 mcnemar_p=";".join(f"{t[s]['mcnemar']['pvalue']:.4g}" for s in sorted(t)),
                 permutation_p=";".join(f"{t[s]['permutation']['pvalue']:.4g}" for s in sorted(t)),
                 entropy_mean=float(np.mean(ent[model])) if ent.get(model) else "",

@@ -167,7 +167,7 @@ def test_every_recipe_file_is_tested():
     on_disk = {
         str(p.relative_to(CONFIGS))[: -len(".yaml")]
         for p in CONFIGS.rglob("*.yaml")
-        if not {"augmentations", "wandb"} & set(p.parts)
+        if not {"augmentations", "wandb", "lr_reading"} & set(p.parts)
     }
     assert on_disk == set(ALL_RECIPES)
 
@@ -215,6 +215,27 @@ def test_pretrain_recipe_states_the_paper_protocol(recipe):
     # the file that sets pretrained.path (the recipe or the one it extends) names the release
     owner = next(f for f in _chain(recipe) if "pretrained:" in f.read_text())
     assert f"path: ???  # official file: {official}" in owner.read_text()
+
+
+@pytest.mark.parametrize(
+    "method, paper_lr",
+    [("vicreg", 0.003), ("simsiam", 0.001)],
+)
+def test_lr_reading_switches_between_the_two_readings_of_the_papers_lr(method, paper_lr):
+    """Unverifiable which lr the paper's runs passed: base (default) trains at 2 x the paper's
+    number, like the scripts' x batch/256; effective trains at the paper's number. Both recipe
+    forms (folder, configs root) take the one-key switch; the SimSiam predictor stays at 0.1."""
+    for recipe in (f"pretrain/{method}/continued", f"pretrain/{method}/e2mc_dali"):
+        base = _compose_in_folder(recipe)
+        eff = _compose_in_folder(recipe, ["lr_reading=effective"])
+        root = _compose_from_root(recipe, [f"pretrain/{method}/lr_reading@lr_reading=effective"])
+        assert math.isclose(_effective_lr(base), 2 * paper_lr, rel_tol=1e-12)
+        assert math.isclose(_effective_lr(eff), paper_lr, rel_tol=1e-12)
+        assert _plain(eff) == _plain(root)
+        assert _plain(eff) == {**_plain(base), "optimizer": {**_plain(base)["optimizer"],
+                                                               "lr": paper_lr / 2}}  # fmt: skip
+        if method == "simsiam":
+            assert eff.param_group_lr.predictor == base.param_group_lr.predictor == 0.1
 
 
 def test_vicreg_heads_and_optimizer_follow_the_release():

@@ -1,7 +1,8 @@
 """configs/PROTOCOL.md audits every recipe: each row is checked against the composed recipe.
 
 The markdown table is parsed (recipe glob, value, ours); every recipe it matches is composed with
-hydra and the value compared. ``paper.py M/L`` rows are compared with
+hydra (with the override of a ``VALUE [KEY=OPTION]`` row, e.g. ``lr_reading=effective``) and the
+value compared. ``paper.py M/L`` rows are compared with
 ``e2mc_plugin.aux_losses.paper.paper_aux_spec`` (the one place those coefficients live), so the
 table never repeats them. Every recipe file on disk must be matched by some row.
 """
@@ -67,7 +68,7 @@ def _recipes() -> List[str]:
     return sorted(
         str(p.relative_to(CONFIGS))[: -len(".yaml")]
         for p in CONFIGS.rglob("*.yaml")
-        if not {"augmentations", "wandb"} & set(p.parts)
+        if not {"augmentations", "wandb", "lr_reading"} & set(p.parts)
     )
 
 
@@ -81,12 +82,14 @@ def _matched(pattern: str) -> List[str]:
 _COMPOSED: dict = {}
 
 
-def _compose(recipe: str):
-    if recipe not in _COMPOSED:
+def _compose(recipe: str, override: str = ""):
+    """The recipe as ``--config-path configs/<folder> --config-name <name> [override]``."""
+    if (recipe, override) not in _COMPOSED:
         folder, name = os.path.split(recipe)
         with initialize_config_dir(config_dir=str(CONFIGS / folder), version_base="1.2"):
-            _COMPOSED[recipe] = compose(config_name=name)
-    return _COMPOSED[recipe]
+            overrides = [override] if override else []
+            _COMPOSED[(recipe, override)] = compose(config_name=name, overrides=overrides)
+    return _COMPOSED[(recipe, override)]
 
 
 def _chain_text(recipe: str) -> str:
@@ -121,7 +124,10 @@ def _lookup(cfg, key: str) -> Any:
 
 
 def _actual(recipe: str, value: str) -> Any:
-    cfg = _compose(recipe)
+    """``value`` of the composed recipe; ``VALUE [KEY=OPTION]`` composes with that override."""
+    m = re.fullmatch(r"(.*?) \[(\S+=\S+)\]", value)
+    value, override = (m.group(1), m.group(2)) if m else (value, "")
+    cfg = _compose(recipe, override)
     derived = {
         "effective lr": lambda: cfg.optimizer.lr * _scale(cfg),
         "global batch": lambda: int(cfg.optimizer.batch_size * len(cfg.devices)),
@@ -136,12 +142,16 @@ def _actual(recipe: str, value: str) -> Any:
 def _voc_actual(value: str) -> Any:
     from e2mc_plugin.evaluation import voc07, voc07_cli
 
+    parser = voc07_cli._parser()
     facts = {
-        "folds": voc07_cli._parser().get_default("folds"),
-        "costs": list(voc07.VOC07_COSTS),
+        "folds": parser.get_default("folds"),
+        "costs": list(voc07.COST_GRIDS[parser.get_default("cost_grid")]),
+        "benchmark_costs": list(voc07.COST_GRIDS["benchmark"]),
+        "fallback_cost": voc07.FALLBACK_COST,
         "svm": voc07._svm(1.0, 0).get_params(),
     }
-    assert facts["costs"] == voc07_cli._parser().get_default("costs")
+    assert parser.get_default("costs") is None  # the named grid applies
+    assert facts["costs"] == list(voc07.VOC07_COSTS)  # the CLI's default is the API's
     m = re.fullmatch(r"(len|min|max)\((\w+)\)", value)
     if m:
         return {"len": len, "min": min, "max": max}[m.group(1)](facts[m.group(2)])

@@ -10,7 +10,10 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from e2mc_plugin.evaluation.voc07 import (
+    COST_GRIDS,
+    FALLBACK_COST,
     VOC07_COSTS,
+    CostSelectionWarning,
     average_precision,
     normalize_rows,
     train_and_test_svms,
@@ -66,9 +69,31 @@ def test_rows_are_l2_normalized_like_the_benchmark():
     np.testing.assert_allclose(normalize_rows(x), [[3 / 5.00001, 4 / 5.00001], [0, 0]])
 
 
-def test_cost_grid_is_the_benchmark_grid():
-    assert len(VOC07_COSTS) == 26 and VOC07_COSTS[0] == 1e-7 and VOC07_COSTS[9] == 100.0
-    assert VOC07_COSTS[10:] == tuple(0.5**k for k in range(4, 20))
+# The paper's Appendix A.2.3 grid, copied from its text.
+PAPER_A23_GRID = [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1, 2,
+                  5, 10, 15, 20, 50, 100, 200, 500, 1000]  # fmt: skip
+
+
+def test_default_cost_grid_is_the_papers():
+    from e2mc_plugin.evaluation.voc07_cli import _parser
+
+    assert list(VOC07_COSTS) == PAPER_A23_GRID
+    assert list(COST_GRIDS["paper"]) == PAPER_A23_GRID
+    args = _parser().parse_args(["ckpt"])
+    assert args.costs is None and list(COST_GRIDS[args.cost_grid]) == PAPER_A23_GRID
+    assert train_and_test_svms.__kwdefaults__["costs"] == VOC07_COSTS
+
+
+def test_benchmark_grid_stays_a_named_option():
+    """Goyal et al.'s VOC07 ``--costs_list`` (decades 1e-7 ... 100) plus the 0.5^k, k = 4..19,
+    that its ``parse_cost_list`` appends."""
+    from e2mc_plugin.evaluation.voc07_cli import _parser
+
+    grid = COST_GRIDS["benchmark"]
+    assert grid[:10] == tuple(10.0**e for e in range(-7, 3))
+    assert grid[10:] == tuple(0.5**k for k in range(4, 20))
+    args = _parser().parse_args(["ckpt", "--cost-grid", "benchmark"])
+    assert COST_GRIDS[args.cost_grid] == grid
 
 
 def _multilabel(rng, n, k, d, separable: bool):
@@ -135,6 +160,64 @@ def test_cost_is_chosen_by_cross_validation_ap():
             expected = cross_val_score(svm, xn, target, cv=3, scoring="average_precision")
             assert result.cv_ap[c, j] == pytest.approx(expected.mean(), abs=1e-12)
         assert result.chosen_cost[c] == costs[int(np.argmax(result.cv_ap[c]))]
+
+
+def _rare_class_set(positives: int):
+    """60 train rows, 2 classes; class 1 ("rare") has ``positives`` train positives."""
+    rng = np.random.default_rng(5)
+    x, y = _multilabel(rng, 100, 2, 6, separable=True)
+    x = x + 0.8 * rng.normal(size=x.shape)
+    y[:60, 1] = 0
+    y[[3, 17, 41][:positives], 1] = 1
+    return x, y
+
+
+def test_rare_class_is_cross_validated_over_as_many_folds_as_it_has_positives():
+    """2 positives, 3 folds: a fold would have none. Cross-validated over 2 folds instead (an
+    independent sklearn run), with a warning naming the class."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.svm import LinearSVC
+
+    x, y = _rare_class_set(2)
+    costs = (1e-3, 0.1, 10.0)
+    with pytest.warns(CostSelectionWarning, match=r"class 'rare': 2 positive .* over 2 folds"):
+        result = train_and_test_svms(
+            x[:60], y[:60], x[60:], y[60:], costs=costs, classes=["common", "rare"]
+        )
+    assert set(result.notes) == {"rare"} and "--folds 3" in result.notes["rare"]
+    xn = x[:60] / (np.linalg.norm(x[:60], axis=1, keepdims=True) + 1e-5)
+    target = np.where(y[:60, 1] > 0, 1, -1)
+    for j, cost in enumerate(costs):
+        svm = LinearSVC(C=cost, class_weight={1: 2, -1: 1}, dual=True, max_iter=2000,
+                        random_state=0)  # fmt: skip
+        folds = StratifiedKFold(n_splits=2)
+        expected = cross_val_score(svm, xn, target, cv=folds, scoring="average_precision")
+        assert result.cv_ap[1, j] == pytest.approx(expected.mean(), abs=1e-12)
+    assert result.chosen_cost[1] == costs[int(np.argmax(result.cv_ap[1]))]
+
+
+def test_single_positive_class_takes_the_documented_fallback_cost():
+    x, y = _rare_class_set(1)
+    with pytest.warns(CostSelectionWarning, match=r"class 'rare': 1 positive .* fallback"):
+        result = train_and_test_svms(
+            x[:60], y[:60], x[60:], y[60:], costs=(1e-3, 0.1), classes=["common", "rare"]
+        )
+    assert result.chosen_cost[1] == FALLBACK_COST == 1.0
+    assert np.isnan(result.cv_ap[1]).all() and not np.isnan(result.cv_ap[0]).any()
+    assert "rare" in result.as_dict()["notes"]
+
+
+def test_class_without_positives_is_an_error_naming_it():
+    x, y = _rare_class_set(0)
+    with pytest.raises(ValueError, match=r"class 'rare': no positive trainval image"):
+        train_and_test_svms(x[:60], y[:60], x[60:], y[60:], costs=(1.0,), classes=["a", "rare"])
+    y[60:, 1] = 0
+    y[:60, 1] = 1
+    y[0, 1] = 0
+    y[10, 1] = 0
+    y[20, 1] = 0
+    with pytest.raises(ValueError, match=r"class 'rare': no positive test image"):
+        train_and_test_svms(x[:60], y[:60], x[60:], y[60:], costs=(1.0,), classes=["a", "rare"])
 
 
 def test_difficult_test_images_are_not_scored():
@@ -239,3 +322,59 @@ def test_cli_errors_name_what_is_missing(tmp_path):
     code = main([str(tmp_path), "--images", str(tmp_path), "--train-list",
                  str(tmp_path / "l.txt"), "--test-list", str(tmp_path / "l.txt")])  # fmt: skip
     assert code == 2  # 1 label but the default classes are VOC07's 20
+
+
+def _cli_args(tmp_path, *extra):
+    lists = ["--train-list", str(tmp_path / "train.txt"), "--test-list", str(tmp_path / "test.txt")]
+    return [str(tmp_path / "ckpt"), "--images", str(tmp_path), *lists, *extra]
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--folds", "1"], "--folds 1: cross-validation needs at least 2 folds"),
+        (["--costs", "1", "0"], "--costs 1.0 0.0: every C must be > 0"),
+        (["--out", "{tmp}/nofolder/r.json"], "--out {tmp}/nofolder/r.json: no folder"),
+        (["--out", "{tmp}/train.txt"], "--out {tmp}/train.txt: the file exists"),
+    ],
+)
+def test_cli_refuses_bad_options_naming_them_before_any_work(tmp_path, capsys, extra, expected):
+    from e2mc_plugin.evaluation.voc07_cli import main
+
+    (tmp_path / "train.txt").write_text("# classes: a\nx.png 1\n")
+    (tmp_path / "test.txt").write_text("# classes: a\nx.png 1\n")
+    extra = [e.format(tmp=tmp_path) for e in extra]
+    assert main(_cli_args(tmp_path, *extra)) == 2
+    assert expected.format(tmp=tmp_path) in capsys.readouterr().err
+    assert (tmp_path / "train.txt").read_text() == "# classes: a\nx.png 1\n"  # not overwritten
+
+
+def test_cli_file_errors_name_the_file_and_option(tmp_path, capsys):
+    import torch
+    import torchvision
+
+    from e2mc_plugin.evaluation.voc07_cli import main
+
+    err = lambda: capsys.readouterr().err  # noqa: E731
+    assert main(_cli_args(tmp_path)) == 2
+    assert f"{tmp_path / 'train.txt'}: no such list file" in err()
+    (tmp_path / "train.txt").write_text("# classes: a b\nx.png 1 0\n")
+    (tmp_path / "test.txt").write_text("# classes: a c\nx.png 1 0\n")
+    assert main(_cli_args(tmp_path)) == 2
+    assert f"{tmp_path / 'train.txt'} names the classes a b, {tmp_path / 'test.txt'}" in err()
+    (tmp_path / "test.txt").write_text("# classes: a b\nx.png 1 0\n")
+    state = torchvision.models.resnet18().state_dict()
+    state = {f"backbone.{k}": v for k, v in state.items() if not k.startswith("fc.")}
+    torch.save({"state_dict": state}, tmp_path / "ckpt")
+    assert main(_cli_args(tmp_path)) == 2
+    message = err()
+    assert (
+        f"{tmp_path / 'ckpt'}: its backbone.* tensors do not fit --backbone (default) resnet50"
+        in message
+    )
+    assert main(_cli_args(tmp_path, "--backbone", "resnet18")) == 2
+    assert f"--images {tmp_path}: 1 listed image(s) not found, e.g. x.png" in err()
+    assert main(_cli_args(tmp_path, "--backbone", "vit_small")) == 2
+    assert "--backbone 'vit_small': voc07-svm supports torchvision ResNets" in err()
+    assert main([str(tmp_path / "ckpt"), "--voc-root", str(tmp_path)]) == 2
+    assert f"--voc-root {tmp_path}: no ImageSets/Main/aeroplane_trainval.txt" in err()

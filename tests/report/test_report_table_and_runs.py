@@ -25,10 +25,14 @@ def _run(root, name, beta, seed, knn_pred, target, linear_acc):
     (d / "args.json").write_text(json.dumps(args))
     np.savez(d / "knn.npz", pred=knn_pred, target=target)
     results = [
-        {"probe": "knn", "labels": 1.0, "accuracy": float((knn_pred == target).mean()),
-         "predictions": "knn.npz"},
-        {"probe": "linear", "labels": 0.1, "accuracy": linear_acc},  # percent: read as 0.xx
-    ]  # fmt: skip
+        {
+            "probe": "knn",
+            "labels": 1.0,
+            "accuracy": 100 * float((knn_pred == target).mean()),
+            "predictions": "knn.npz",
+        },
+        {"probe": "linear", "labels": 0.1, "accuracy": linear_acc},
+    ]  # fmt: skip  (a file in percent: read as fractions)
     (d / RESULTS_FILE).write_text(json.dumps({"results": results, "entropy_mean": -0.1 * seed}))
 
 
@@ -110,3 +114,106 @@ def test_report_cli_says_what_is_missing(tmp_path, capsys):
 
     assert main([str(tmp_path)]) == 2
     assert "no run folder (with args.json)" in capsys.readouterr().out
+
+
+def _folder(root, name, *, method="vicreg_aux", seed=5, aux=(), results=(), extra=None):
+    """A run folder with args.json (solo's default seed 5) and, if given, its results file."""
+    d = root / name
+    d.mkdir(parents=True)
+    args = {"method": method, "seed": seed, "aux_losses": list(aux), "name": name}
+    (d / "args.json").write_text(json.dumps(args))
+    if results:
+        (d / RESULTS_FILE).write_text(json.dumps({"results": list(results), **(extra or {})}))
+    return d
+
+
+def _linear(acc):
+    return {"probe": "linear", "labels": 1.0, "accuracy": acc}
+
+
+def test_runs_sharing_model_and_seed_stay_distinct(tmp_path):
+    """Two E2MC runs with solo's default seed: both count (n = 2, mean of both), with a note
+    naming both folders and what differs in their args.json."""
+    e2mc = [{"name": "e2mc", "beta": 10.0}]
+    a = _folder(tmp_path, "a", aux=e2mc, results=[_linear(0.70)])
+    b = _folder(tmp_path, "b", aux=e2mc, results=[_linear(0.74)])
+    _folder(tmp_path, "c", results=[_linear(0.71)])
+    rec = collect([read_run(str(p)) for p in sorted(tmp_path.iterdir())], n_permutations=10)
+    table = sweep_table(rec["rows"], rec["significance"], rec["entropy"], rec["coefficients"])
+    row = next(r for r in table if r["model"] != "continued")
+    assert row["n_seeds"] == 2
+    assert row["mean_pct"] == pytest.approx(72.0)
+    assert row["std_pct"] == pytest.approx(100 * np.std([0.70, 0.74], ddof=1))
+    assert row["delta_vs_continued_pts"] == pytest.approx(1.0)
+    (note,) = rec["notes"]
+    assert str(a) in note and str(b) in note and "differs in name" in note and "seed 5" in note
+
+
+def test_a_loss_with_default_coefficients_is_not_the_baseline(tmp_path):
+    _folder(tmp_path, "mmcr", aux=[{"name": "mmcr"}], results=[_linear(0.75)])
+    _folder(tmp_path, "cont", results=[_linear(0.72)])
+    runs = [read_run(str(p)) for p in sorted(tmp_path.iterdir())]
+    assert [r.is_baseline for r in runs] == [True, False]
+    rec = collect(runs, n_permutations=10)
+    table = sweep_table(rec["rows"], rec["significance"], rec["entropy"], rec["coefficients"])
+    assert [(r["model"], r["n_seeds"]) for r in table] == [("continued", 1), ("mmcr", 1)]
+    assert table[1]["delta_vs_continued_pts"] == pytest.approx(3.0)
+
+
+def test_runs_of_two_methods_get_a_table_each(tmp_path, capsys):
+    from e2mc_plugin.report.cli import main
+
+    e2mc = [{"name": "e2mc", "beta": 1.0}]
+    for method, base, gain in (("vicreg_aux", 0.60, 0.02), ("swav_aux", 0.70, 0.03)):
+        _folder(tmp_path, f"{method}_c", method=method, results=[_linear(base)])
+        _folder(tmp_path, f"{method}_e", method=method, aux=e2mc, results=[_linear(base + gain)])
+    out = tmp_path / "rep"
+    assert main([str(tmp_path), "--out", str(out), "--permutations", "10"]) == 0
+    for method, delta in (("vicreg_aux", 2.0), ("swav_aux", 3.0)):
+        with open(out / f"sweep_{method}.csv") as f:
+            rows = {r["model"]: r for r in csv.DictReader(f)}
+        assert float(rows["continued"]["mean_pct"]) == pytest.approx(
+            {"vicreg_aux": 60, "swav_aux": 70}[method]
+        )
+        assert float(rows["beta=1"]["delta_vs_continued_pts"]) == pytest.approx(delta)
+    assert not (out / "sweep.csv").exists()
+
+
+def test_a_file_mixing_percent_and_fractions_is_an_error_naming_it(tmp_path, capsys):
+    from e2mc_plugin.report.cli import main
+    from e2mc_plugin.report.runs import RunFolderError
+
+    mixed = [_linear(72.0), {"probe": "knn", "labels": 1.0, "accuracy": 0.9}]
+    d = _folder(tmp_path / "r", "mixed", results=mixed)
+    with pytest.raises(RunFolderError, match=r"mixed/e2mc_results.json: accuracies mix .*0\.9"):
+        read_run(str(d))
+    assert main([str(tmp_path / "r"), "--out", str(tmp_path / "o")]) == 2
+    assert f"{d / RESULTS_FILE}: accuracies mix" in capsys.readouterr().out
+    d = _folder(tmp_path / "s", "unit", results=mixed, extra={"unit": "percent"})
+    assert [r["accuracy"] for r in read_run(str(d)).results] == pytest.approx([0.72, 0.009])
+    d = _folder(tmp_path / "t", "frac", results=[_linear(0.72), _linear(1.0)])
+    assert [r["accuracy"] for r in read_run(str(d)).results] == pytest.approx([0.72, 1.0])
+
+
+@pytest.mark.parametrize(
+    "args, results, expected",
+    [
+        ("{", None, "args.json: not valid JSON"),
+        ('{"seed": "five"}', None, "args.json: seed must be an integer, got 'five'"),
+        ('{"aux_losses": {"name": "e2mc"}}', None, "args.json: aux_losses must be a list"),
+        ("{}", {"results": [{"probe": "knn"}]}, 'results[0] needs "probe" and "accuracy"'),
+        ("{}", {"results": [_linear("high")]}, "results[0].accuracy is not a number: 'high'"),
+        ("{}", {"results": [_linear(130.0)]}, "accuracy 130 is outside [0, 100] (percent)"),
+        ("{}", {"results": [_linear(0.5)], "unit": "pct"}, "unit must be one of fraction"),
+        ("{}", {"results": [{**_linear(0.5), "predictions": "p.npz"}]}, "'p.npz' not found"),
+    ],
+)
+def test_report_errors_name_the_file(tmp_path, capsys, args, results, expected):
+    from e2mc_plugin.report.cli import main
+
+    (tmp_path / "args.json").write_text(args)
+    if results is not None:
+        (tmp_path / RESULTS_FILE).write_text(json.dumps(results))
+    assert main([str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().out
+    assert expected in err and str(tmp_path) in err, err

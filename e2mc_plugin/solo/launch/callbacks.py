@@ -38,6 +38,7 @@ def _run_summary_class() -> type:
     from e2mc_plugin.solo.host import compat
     from e2mc_plugin.solo.launch.run_summary import (
         METRICS_FILE,
+        BestEpoch,
         fit_record,
         format_record,
         write_record,
@@ -50,11 +51,15 @@ def _run_summary_class() -> type:
             super().__init__()
             self.command = command
             self.record = None
+            self.best = BestEpoch()
+
+        def on_validation_end(self, trainer, pl_module) -> None:
+            self.best.observe(trainer)
 
         def on_fit_end(self, trainer, pl_module) -> None:
             if not trainer.is_global_zero:
                 return
-            self.record = fit_record(trainer, self.command)
+            self.record = fit_record(trainer, self.command, self.best)
             folder = self.record["folder"]
             path = (
                 Path(folder) / METRICS_FILE

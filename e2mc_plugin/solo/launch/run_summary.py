@@ -6,6 +6,12 @@ stores it as ``metrics.json`` beside the checkpoints. kNN (``main_knn.py`` only 
 :func:`parse_knn` reads its printed results (``Result: acc@1=..., acc@5=...`` after each
 ``Running k-NN with params: ...`` under ``### BACKBONE ###`` / ``### PROJECTOR ###``), and the
 launcher writes them as ``knn_metrics.json`` into the evaluated checkpoint folder.
+
+Linear probes and fine-tuning (``linear``): the reference reports the best epoch's top-1
+(``best_acc1``), solo logs ``val_acc1`` per epoch. :class:`BestEpoch` watches each validation
+(not Lightning's sanity check) and the record carries both, ``{"val_acc1": {"last",
+"last_epoch", "best", "best_epoch"}}`` (epochs counted from 0, as solo's ``ep=N`` names; the
+first epoch wins a tie, as the reference's ``max``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, TextIO
 
 __all__ = [
+    "BEST_METRIC",
     "METRICS_FILE",
+    "BestEpoch",
     "KNN_METRICS_FILE",
     "Tee",
     "fit_record",
@@ -29,6 +37,7 @@ __all__ = [
 
 METRICS_FILE = "metrics.json"
 KNN_METRICS_FILE = "knn_metrics.json"
+BEST_METRIC = "val_acc1"  # the reference's ``best_acc1``
 
 _FEATURE = re.compile(r"^### (\w+) ###$")
 _PARAMS = re.compile(r"^Running k-NN with params: (.*?)\.\.\.$")
@@ -56,14 +65,48 @@ def _checkpointer(trainer: Any) -> Optional[Any]:
     return None
 
 
-def fit_record(trainer: Any, command: str) -> Dict[str, Any]:
+class BestEpoch:
+    """The last and the best value of :data:`BEST_METRIC` over a fit's validations, with their
+    epochs; :meth:`observe` after each validation (``on_validation_end``)."""
+
+    def __init__(self) -> None:
+        self.last: Optional[float] = None
+        self.last_epoch: Optional[int] = None
+        self.best: Optional[float] = None
+        self.best_epoch: Optional[int] = None
+
+    def observe(self, trainer: Any) -> None:
+        if getattr(trainer, "sanity_checking", False):
+            return
+        value = trainer.callback_metrics.get(BEST_METRIC)
+        value = _number(value) if value is not None else None
+        if not isinstance(value, float):
+            return
+        self.last, self.last_epoch = value, int(trainer.current_epoch)
+        if self.best is None or value > self.best:
+            self.best, self.best_epoch = value, self.last_epoch
+
+    def as_dict(self) -> Optional[Dict[str, Any]]:
+        """None before any validation."""
+        if self.last is None:
+            return None
+        return {
+            "last": self.last,
+            "last_epoch": self.last_epoch,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+        }
+
+
+def fit_record(trainer: Any, command: str, best: Optional[BestEpoch] = None) -> Dict[str, Any]:
     """``{"command", "folder", "checkpoint", "epoch", "global_step", "metrics"}`` of a finished
-    fit; ``folder`` is solo's checkpoint folder (None without ``checkpoint.enabled``)."""
+    fit, plus ``BEST_METRIC: {"last", "last_epoch", "best", "best_epoch"}`` when ``best`` saw a
+    validation; ``folder`` is solo's checkpoint folder (None without ``checkpoint.enabled``)."""
     ckpt = _checkpointer(trainer)
     folder = Path(ckpt.path).resolve() if ckpt is not None else None
     last = getattr(ckpt, "last_ckpt", None) if ckpt is not None else None
     metrics = {k: _number(v) for k, v in sorted(trainer.callback_metrics.items())}
-    return {
+    record = {
         "command": command,
         "folder": str(folder) if folder else None,
         "checkpoint": str(Path(last).resolve()) if last else None,
@@ -71,6 +114,10 @@ def fit_record(trainer: Any, command: str) -> Dict[str, Any]:
         "global_step": int(trainer.global_step),
         "metrics": metrics,
     }
+    summary = best.as_dict() if best is not None else None
+    if summary is not None:
+        record[BEST_METRIC] = summary
+    return record
 
 
 def write_record(record: Dict[str, Any], path: Path) -> Optional[Path]:
@@ -100,6 +147,12 @@ def format_record(record: Dict[str, Any], metrics_file: Optional[Path]) -> str:
             lines.append("  final metrics:")
             width = max(map(len, metrics))
             lines += [f"    {k:<{width}}  {_fmt(v)}" for k, v in metrics.items()]
+    if record.get(BEST_METRIC):
+        s = record[BEST_METRIC]
+        lines.append(
+            f"  {BEST_METRIC}:          last {_fmt(s['last'])} (epoch {s['last_epoch']}), "
+            f"best {_fmt(s['best'])} (epoch {s['best_epoch']}; epochs from 0)"
+        )
     for row in record.get("results", []):
         lines.append(
             f"  {row['feature']:<9} {row['params']}: acc@1={_fmt(row['acc1'])} "
