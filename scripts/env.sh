@@ -11,7 +11,7 @@
 #                                           deps venv through a .pth file; keyed by the checkout's
 #                                           path, so two checkouts never share one
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-E2MC_HOME=${E2MC_HOME:-$HOME/.cache/e2mc-plugin}
+E2MC_HOME=${E2MC_HOME:-${HOME:?is not set: set E2MC_HOME to the folder for the environments}/.cache/e2mc-plugin}
 BASE=$E2MC_HOME/torch-2.14.1
 # Bump when the recipe of a deps venv changes (its requirements files are hashed anyway).
 DEPS_RECIPE=1
@@ -26,7 +26,7 @@ SOLO_HOW="set SOLO_LEARN_SRC to a checkout of $SOLO_REPO (tested at ${SOLO_COMMI
 # A source archive of solo-learn main next to the repository (CI's layout: ../shared/hosts/).
 find_solo_archive() {
   local f
-  for f in "$ROOT"/../shared/hosts/solo-learn-*.tar.gz; do
+  for f in "$(dirname "$ROOT")"/shared/hosts/solo-learn-*.tar.gz; do
     if [ -f "$f" ]; then echo "$f"; return 0; fi
   done
   return 0
