@@ -152,7 +152,7 @@ fetch_solo() {
   [ "${E2MC_FETCH_SOLO:-1}" != 0 ] && [ -z "$E2MC_SOLO_SRC_GIVEN" ] && [ ! -e "$SOLO_CLONE" ] || return 0
   command -v git >/dev/null 2>&1 || return 0
   if [ -n "$(find "$marker" -mmin -1440 2>/dev/null || true)" ]; then
-    SOLO_MISSING="$SOLO_MISSING (fetching it from GitHub failed less than a day ago)"; return 0
+    SOLO_MISSING="$SOLO_MISSING; fetching it from GitHub failed less than a day ago"; return 0
   fi
   if [ $DRY = 1 ]; then log "solo-learn main: would try to fetch ${SOLO_COMMIT:0:7} from $SOLO_REPO into $SOLO_CLONE"; return 0; fi
   log "solo-learn main: not found locally; fetching ${SOLO_COMMIT:0:7} from $SOLO_REPO into $SOLO_CLONE (at most 3 min; E2MC_FETCH_SOLO=0 skips this)"
@@ -168,7 +168,7 @@ fetch_solo() {
   else
     rm -rf "$tmp"
     touch "$marker"
-    SOLO_MISSING="$SOLO_MISSING (fetching it from GitHub failed: no network?)"
+    SOLO_MISSING="$SOLO_MISSING; fetching it from GitHub failed (no network?)"
   fi
 }
 
