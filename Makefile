@@ -1,7 +1,9 @@
 # The two fresh-machine commands: `make demo` (main job) and `make test` (test suite).
 # Both create the environments they need (scripts/bootstrap_env.sh; idempotent, fast when unchanged).
+# This checkout's environments: scripts/host.sh 1.0.2|1.0.6 --path (layout: scripts/env.sh).
 .PHONY: env demo test test-slow check-wheel bench bench-gpu lint
-E2MC_HOME ?= $(HOME)/.cache/e2mc-plugin
+HOST = bash scripts/host.sh
+LINT_PATHS = e2mc_plugin hydra_plugins tests bench setup.py
 
 env:
 	bash scripts/bootstrap_env.sh all
@@ -20,13 +22,13 @@ check-wheel: env
 	bash scripts/check_wheel.sh
 
 bench: env
-	$(E2MC_HOME)/host-1.0.2/bin/python bench/bench_criteria.py --threads 2
-	$(E2MC_HOME)/host-1.0.2/bin/python bench/bench_wrapper_overhead.py
+	$(HOST) 1.0.2 python bench/bench_criteria.py --threads 2
+	$(HOST) 1.0.2 python bench/bench_wrapper_overhead.py
 
 # On a GPU machine: each aux loss inside a ResNet-50 / VICReg-8192 step, raw and through solo-learn.
 bench-gpu: env
-	$(E2MC_HOME)/host-1.0.6/bin/python bench/bench_gpu_step.py
+	$(HOST) 1.0.6 python bench/bench_gpu_step.py
 
 lint: env
-	$(E2MC_HOME)/host-1.0.2/bin/ruff check e2mc_plugin hydra_plugins tests bench setup.py
-	$(E2MC_HOME)/host-1.0.2/bin/ruff format --check e2mc_plugin hydra_plugins tests bench setup.py
+	$(HOST) 1.0.2 ruff check $(LINT_PATHS)
+	$(HOST) 1.0.2 ruff format --check $(LINT_PATHS)

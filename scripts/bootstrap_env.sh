@@ -1,86 +1,224 @@
 #!/usr/bin/env bash
-# Create (idempotently) the environments the plugin, its demo and its tests run in.
+# Create (idempotently) the environments the plugin, its demo and its tests run in (layout:
+# scripts/env.sh). Shared by every checkout on the machine: the torch base and each host's
+# dependency venv. Per checkout: a small venv per host holding this checkout's plugin (editable),
+# so two checkouts never run each other's code.
 #
-#   $E2MC_HOME/torch-2.14.1   torch + torchvision, shared by every host venv through a .pth file
-#   $E2MC_HOME/host-1.0.2     solo-learn 1.0.2 from PyPI (--no-deps) + pinned compatibility stack
-#   $E2MC_HOME/host-1.0.6     solo-learn main from $SOLO_LEARN_SRC, the conventional clone, or the
-#                             shared source archive (scripts/env.sh says which, in that order)
+#   host 1.0.2   solo-learn 1.0.2 from PyPI (--no-deps) + pinned compatibility stack
+#   host 1.0.6   solo-learn main from $SOLO_LEARN_SRC, the conventional clone, the source archive
+#                next to the repository, or (when none is there and the network allows) fetched
+#                from GitHub at the tested commit; without any it is skipped with one line saying
+#                how to provide it, and the 1.0.2 host carries on
 #
-# Each step writes a stamp holding the hash of its inputs; an unchanged step is skipped, so a
-# re-run takes seconds. Usage: scripts/bootstrap_env.sh [1.0.2|1.0.6|all]   (default: all)
-set -euo pipefail
+# Each environment has a stamp; an unchanged one is skipped, so a re-run takes seconds. Every
+# failure ends with one line "[bootstrap] FAILED: <what> -- <what to do>".
+#
+#   scripts/bootstrap_env.sh [--dry-run] [1.0.2|1.0.6|all]   (default: all)
+#   --dry-run   resolve everything (the solo-learn source included) and print the plan; builds no
+#               environment and fetches nothing from the network
+#   E2MC_FETCH_SOLO=0   never try to fetch solo-learn main from GitHub
+set -Eeuo pipefail
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+fail() { log "FAILED: $1 -- $2"; exit 1; }
+# Anything not caught below still ends with the one line (once: not again in the parent shell).
+trap '[ "$BASHPID" != "$$" ] || fail "unexpected error at scripts/bootstrap_env.sh line $LINENO ($BASH_COMMAND)" "re-run with: bash -x scripts/bootstrap_env.sh, and report its output"' ERR
+
+DRY=0
+WHICH=all
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) DRY=1 ;;
+    all | 1.0.2 | 1.0.6) WHICH=$arg ;;
+    *) fail "unknown argument '$arg'" "usage: scripts/bootstrap_env.sh [--dry-run] [all|1.0.2|1.0.6]" ;;
+  esac
+done
+wants() { [ "$WHICH" = all ] || [ "$WHICH" = "$1" ]; }
 
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 PYTHON=${PYTHON:-python3}
-TORCH_PINS=$(grep -Ev '^\s*(#|$)' "$ROOT/requirements/torch-pins.txt" | xargs)
-BASE=$E2MC_HOME/torch-2.14.1
-WHICH=${1:-all}
-mkdir -p "$E2MC_HOME"
+OVERLAY_RECIPE=1
 
-log() { printf '[bootstrap] %s\n' "$*" >&2; }
-# Run a pip command quietly; on failure show its output (minus local-index noise) and stop.
-quiet_pip() {
-  local out; out=$(mktemp)
+# --- prerequisites -------------------------------------------------------------------------------
+command -v "$PYTHON" >/dev/null 2>&1 \
+  || fail "no Python interpreter '$PYTHON' on PATH" "install Python >= 3.10, or set PYTHON=/path/to/python3"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1 \
+  || fail "'$PYTHON' is not a working Python >= 3.10 ($("$PYTHON" -V 2>&1 | head -1 || true))" "install Python >= 3.10, or set PYTHON=/path/to/python3"
+"$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 \
+  || fail "'$PYTHON' has no venv/ensurepip module" "install it (Debian/Ubuntu: apt install python3-venv), or set PYTHON= to another interpreter"
+mkdir -p "$E2MC_HOME" 2>/dev/null && [ -w "$E2MC_HOME" ] \
+  || fail "cannot write to E2MC_HOME=$E2MC_HOME" "set E2MC_HOME to a writable folder with about 7 GB free"
+TORCH_PINS=$(grep -Ev '^\s*(#|$)' "$ROOT/requirements/torch-pins.txt" | xargs)
+
+if [ $DRY = 0 ] && command -v flock >/dev/null 2>&1; then
+  exec 9>"$E2MC_HOME/.bootstrap.lock"
+  flock -n 9 || { log "waiting for another set-up using $E2MC_HOME to finish"; flock 9; }
+fi
+
+# --- helpers -------------------------------------------------------------------------------------
+# Run pip quietly; on failure show its output (minus local-index noise) and stop with one line.
+quiet_pip() {  # quiet_pip WHAT CMD...
+  local what=$1 out; shift
+  out=$(mktemp)
   if ! "$@" >"$out" 2>&1; then
-    grep -v "^WARNING: Location 'file://" "$out" | tail -40 >&2; rm -f "$out"
-    log "failed: $*"; exit 1
+    grep -v "^WARNING: Location 'file://" "$out" | tail -40 >&2 || true
+    rm -f "$out"
+    fail "pip could not install $what" "see pip's output above; check the package index (pip config list), the network and the free space in $E2MC_HOME, then re-run"
   fi
   rm -f "$out"
 }
-stamp_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+new_venv() {  # new_venv DIR [venv options]
+  local dir=$1; shift
+  rm -rf "$dir"
+  "$PYTHON" -m venv "$@" "$dir" >/dev/null 2>&1 \
+    || fail "cannot create a virtual environment at $dir with $PYTHON" "check that $PYTHON -m venv works there (apt install python3-venv) and the free space"
+}
+site_of() { "$1/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"; }
 up_to_date() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 
+# --- the shared torch base -----------------------------------------------------------------------
 ensure_base() {
-  local stamp; stamp=$(echo "$TORCH_PINS $($PYTHON -V 2>&1)" | sha256sum | cut -c1-16)
-  up_to_date "$BASE" "$stamp" && return 0
-  log "creating $BASE ($TORCH_PINS, ~5.5 GB from local disk)"
-  rm -rf "$BASE"; "$PYTHON" -m venv "$BASE"
-  quiet_pip "$BASE/bin/pip" install -q $TORCH_PINS
-  "$BASE/bin/python" -c "import torch, torchvision" || { log "torch base is broken"; exit 1; }
-  echo "$stamp" > "$BASE/.stamp"
+  local stamp
+  stamp=$(echo "$TORCH_PINS $("$PYTHON" -V 2>&1)" | sha256sum | cut -c1-16)
+  if up_to_date "$BASE" "$stamp"; then log "torch base: ready ($BASE)"; return 0; fi
+  if [ $DRY = 1 ]; then log "torch base: would create $BASE ($TORCH_PINS, ~5.5 GB)"; return 0; fi
+  log "torch base: creating $BASE ($TORCH_PINS, ~5.5 GB)"
+  new_venv "$BASE"
+  quiet_pip "the torch base ($TORCH_PINS)" "$BASE/bin/pip" install -q $TORCH_PINS
+  "$BASE/bin/python" -c "import torch, torchvision" >/dev/null 2>&1 \
+    || fail "the torch base at $BASE does not import torch and torchvision" "remove $BASE and re-run"
+  echo "$stamp" >"$BASE/.stamp"
 }
 
-# make_host_venv NAME REQUIREMENTS SOLO_SPEC
-make_host_venv() {
-  local name=$1 req=$2 solo=$3 venv=$E2MC_HOME/host-$1
-  local src_rev=""
-  if [ -d "$solo" ]; then src_rev=$(cd "$solo" && { git rev-parse HEAD 2>/dev/null || find . -name '*.py' -newer setup.py | wc -l; }); fi
-  local stamp; stamp=$( { stamp_of "$ROOT/requirements/common.txt" "$ROOT/requirements/torch-pins.txt" "$ROOT/$req" "$ROOT/setup.cfg" "$ROOT/scripts/bootstrap_env.sh"; echo "$ROOT $solo $src_rev"; cat "$BASE/.stamp"; } | sha256sum | cut -c1-16)
-  if up_to_date "$venv" "$stamp"; then log "host $name: up to date ($venv)"; return 0; fi
-  log "host $name: building $venv"
-  [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
-  local sp; sp=$("$venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-  "$BASE/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$sp/_e2mc_torch_base.pth"
+# --- a host's dependencies, shared by the checkouts whose requirements hash the same ---------------
+ensure_deps() {  # ensure_deps VERSION; sets DEPS
+  local v=$1
+  DEPS=$(deps_venv "$v")
+  if [ -f "$DEPS/.stamp" ]; then log "host $v: dependencies ready ($DEPS)"; return 0; fi
+  if [ $DRY = 1 ]; then log "host $v: would build its dependencies (shared by checkouts): $DEPS"; return 0; fi
+  log "host $v: building its dependencies (shared by checkouts): $DEPS"
+  new_venv "$DEPS"
+  site_of "$BASE" >"$(site_of "$DEPS")/_e2mc_torch_base.pth"
   # torch-pins.txt keeps every resolver step on the shared torch (a loose pin elsewhere would
   # otherwise pull a second 5 GB torch into the venv).
-  (cd "$ROOT/requirements" && quiet_pip "$venv/bin/pip" install -q -c torch-pins.txt -r "$ROOT/$req")
-  if [ -d "$solo" ]; then
-    quiet_pip "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$solo"
-  else
-    quiet_pip "$venv/bin/pip" install -q --no-deps "$solo"
+  quiet_pip "requirements/host-$v.txt" "$DEPS/bin/pip" install -q -c "$ROOT/requirements/torch-pins.txt" -r "$ROOT/requirements/host-$v.txt"
+  if [ "$v" = 1.0.2 ]; then
+    quiet_pip "solo-learn 1.0.2" "$DEPS/bin/pip" install -q --no-deps "solo-learn==1.0.2"
   fi
-  quiet_pip "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT"
-  (cd / && "$venv/bin/python" -c "import torch, solo, e2mc_plugin; assert torch.__version__.startswith('2.14.1'), torch.__version__" 2>/dev/null) \
-    || { log "host $name: import check failed (torch, solo, e2mc_plugin)"; exit 1; }
-  log "host $name: ready ($venv)"
-  echo "$stamp" > "$venv/.stamp"
+  (cd / && "$DEPS/bin/python" -c "import torch; assert torch.__version__.startswith('2.14.1'), torch.__version__" >/dev/null 2>&1) \
+    || fail "host $v: the dependency venv $DEPS does not import torch 2.14.1 from the base" "remove $DEPS and $BASE, then re-run"
+  echo "$v" >"$DEPS/.stamp"
 }
 
-ensure_base
-case "$WHICH" in all|1.0.2) make_host_venv 1.0.2 requirements/host-1.0.2.txt "solo-learn==1.0.2" ;; esac
-case "$WHICH" in all|1.0.6)
-  if [ -n "${SOLO_LEARN_SRC:-}" ] && [ -f "${SOLO_LEARN_SRC}/setup.py" ]; then
-    make_host_venv 1.0.6 requirements/host-1.0.6.txt "$(cd "$SOLO_LEARN_SRC" && pwd -P)"
+# --- this checkout's environment: the plugin (editable) on top of the shared dependencies ----------
+ensure_checkout_env() {  # ensure_checkout_env VERSION [SOLO_SRC]
+  local v=$1 solo=${2:-} venv stamp deps_site check
+  venv=$(host_venv "$v")
+  stamp=$( { cat "$ROOT/setup.cfg" "$ROOT/setup.py" "$ROOT/pyproject.toml" ${solo:+"$solo/setup.py"} 2>/dev/null || true
+    echo "$ROOT $DEPS $solo $OVERLAY_RECIPE"; } | sha256sum | cut -c1-16)
+  if up_to_date "$venv" "$stamp" && [ -f "$DEPS/.stamp" ]; then log "host $v: ready ($venv)"; return 0; fi
+  if [ $DRY = 1 ]; then
+    log "host $v: would build this checkout's environment $venv (plugin editable${solo:+, solo-learn main from $solo})"
+    return 0
+  fi
+  log "host $v: building this checkout's environment $venv"
+  mkdir -p "$CHECKOUT_ENVS"
+  echo "$ROOT" >"$CHECKOUT_ENVS/checkout"
+  # No pip of its own: pip, setuptools and everything else come from the deps venv, which this
+  # one sees through site.addsitedir (so the deps venv's own .pth files, the torch base, apply).
+  new_venv "$venv" --without-pip
+  deps_site=$(site_of "$DEPS")
+  "$venv/bin/python" -c 'import sys; print("import site; site.addsitedir(%r)" % sys.argv[1])' "$deps_site" \
+    >"$(site_of "$venv")/_e2mc_deps.pth"
+  echo "$DEPS" >"$venv/.deps"
+  if [ -n "$solo" ]; then
+    quiet_pip "solo-learn main from $solo (editable)" "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$solo"
+  fi
+  quiet_pip "the plugin from $ROOT (editable)" "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
+  check='import importlib.metadata as m, os, sys, torch, solo, e2mc_plugin
+assert torch.__version__.startswith("2.14.1"), torch.__version__
+assert os.path.realpath(e2mc_plugin.__file__).startswith(sys.argv[1] + os.sep), e2mc_plugin.__file__
+dists = [d for d in m.distributions() if d.metadata["Name"] == "e2mc-plugin"]
+assert len(dists) == 1, f"{len(dists)} e2mc-plugin distributions visible"'
+  (cd / && env -u PYTHONPATH "$venv/bin/python" -c "$check" "$ROOT" >/dev/null 2>&1) \
+    || fail "host $v: $venv does not import torch 2.14.1, solo and this checkout's e2mc_plugin" "remove $venv and re-run; if it persists, remove $DEPS too"
+  echo "$stamp" >"$venv/.stamp"
+  log "host $v: ready ($venv)"
+}
+
+# --- solo-learn main from GitHub (only when nothing local has it; never required) -----------------
+fetch_solo() {
+  local marker=$E2MC_HOME/.solo-fetch-failed tmp
+  [ "${E2MC_FETCH_SOLO:-1}" != 0 ] && [ -z "$E2MC_SOLO_SRC_GIVEN" ] && [ ! -e "$SOLO_CLONE" ] || return 0
+  command -v git >/dev/null 2>&1 || return 0
+  if [ -n "$(find "$marker" -mmin -1440 2>/dev/null || true)" ]; then
+    SOLO_MISSING="$SOLO_MISSING; fetching it from GitHub failed less than a day ago"; return 0
+  fi
+  if [ $DRY = 1 ]; then log "solo-learn main: would try to fetch ${SOLO_COMMIT:0:7} from $SOLO_REPO into $SOLO_CLONE"; return 0; fi
+  log "solo-learn main: not found locally; fetching ${SOLO_COMMIT:0:7} from $SOLO_REPO into $SOLO_CLONE (at most 3 min; E2MC_FETCH_SOLO=0 skips this)"
+  tmp=$(mktemp -d "$E2MC_HOME/.fetch.XXXXXX")
+  if GIT_TERMINAL_PROMPT=0 timeout 30 git ls-remote "$SOLO_REPO" HEAD >/dev/null 2>&1 \
+    && git -C "$tmp" init -q && git -C "$tmp" remote add origin "$SOLO_REPO" \
+    && GIT_TERMINAL_PROMPT=0 timeout 150 git -C "$tmp" fetch -q --depth 1 origin "$SOLO_COMMIT" >/dev/null 2>&1 \
+    && git -C "$tmp" -c advice.detachedHead=false checkout -q FETCH_HEAD && [ -f "$tmp/setup.py" ]; then
+    mv "$tmp" "$SOLO_CLONE"
+    rm -f "$marker"
+    log "solo-learn main: fetched into $SOLO_CLONE"
+    resolve_solo_src
   else
-    log "host 1.0.6: skipped (no solo-learn main source: set SOLO_LEARN_SRC, clone into $E2MC_HOME/solo-learn-src, or provide ../shared/hosts/solo-learn-*.tar.gz)"
-  fi ;;
-esac
+    rm -rf "$tmp"
+    touch "$marker"
+    SOLO_MISSING="$SOLO_MISSING; fetching it from GitHub failed (no network?)"
+  fi
+}
+
+# --- remove what no checkout uses any more -------------------------------------------------------
+prune() {
+  local d root
+  for d in "$E2MC_HOME"/checkouts/*/; do
+    [ -f "$d/checkout" ] || continue
+    root=$(cat "$d/checkout")
+    [ -f "$root/setup.cfg" ] && continue
+    rm -rf "$d"
+    log "removed the environments of $root (that checkout no longer exists)"
+  done
+  for d in "$E2MC_HOME"/deps-*/; do
+    [ -d "$d" ] || continue
+    d=${d%/}
+    if cat "$E2MC_HOME"/checkouts/*/host-*/.deps 2>/dev/null | grep -qxF "$d"; then continue; fi
+    rm -rf "$d"
+    log "removed $d (no checkout uses it any more)"
+  done
+  for d in "$E2MC_HOME"/host-1.0.2 "$E2MC_HOME"/host-1.0.6; do
+    [ -d "$d" ] && log "note: $d (the previous layout, one environment for all checkouts) is no longer used; remove it to free its space"
+  done
+  return 0
+}
+
+# --- the plan ------------------------------------------------------------------------------------
+[ $DRY = 0 ] || log "dry run: resolving only, nothing is built ($ROOT, E2MC_HOME=$E2MC_HOME)"
+ensure_base
+if wants 1.0.2; then
+  ensure_deps 1.0.2
+  ensure_checkout_env 1.0.2
+fi
+if wants 1.0.6; then
+  [ -n "$SOLO_LEARN_SRC" ] || fetch_solo
+  if [ -n "$SOLO_LEARN_SRC" ]; then
+    log "host 1.0.6: solo-learn main from $(solo_src_origin)"
+    ensure_deps 1.0.6
+    ensure_checkout_env 1.0.6 "$SOLO_LEARN_SRC"
+  else
+    log "host 1.0.6: SKIPPED ($SOLO_MISSING); carrying on with host 1.0.2"
+  fi
+fi
+if [ $DRY = 1 ]; then log "dry run: done"; exit 0; fi
+prune
 
 # Say how to reach the command: the environments are plain venvs, nothing is put on PATH.
 for h in 1.0.6 1.0.2; do
-  case "$WHICH" in all|"$h") ;; *) continue ;; esac
-  [ -x "$E2MC_HOME/host-$h/bin/e2mc-plugin" ] || continue
+  wants "$h" && [ -x "$(host_venv "$h")/bin/e2mc-plugin" ] || continue
   if [ "$h" = 1.0.6 ]; then what="e2mc-plugin pretrain|linear|knn|umap|convert|demo"; else what="the Python API (e2mc_plugin.solo.api), e2mc-plugin convert|demo"; fi
-  log "host $h: source $E2MC_HOME/host-$h/bin/activate   # then: $what"
-  log "          (or without activating: $E2MC_HOME/host-$h/bin/e2mc-plugin --help)"
+  log "host $h: source $(host_venv "$h")/bin/activate   # then: $what"
+  log "          (or without activating: $(host_venv "$h")/bin/e2mc-plugin --help)"
 done

@@ -18,7 +18,12 @@ case "$SUITE" in
   *) echo "usage: $0 [fast|ci|slow]" >&2; exit 2 ;;
 esac
 
-bash "$ROOT/scripts/bootstrap_env.sh" all || { echo "environment set-up failed" >&2; exit 1; }
+if ! bash "$ROOT/scripts/bootstrap_env.sh" all; then
+  echo "=== summary"
+  echo "set-up: FAILED (the [bootstrap] FAILED line above says what and what to do); no tests ran"
+  exit 1
+fi
+resolve_solo_src  # the set-up may have fetched solo-learn main
 
 declare -a summary
 status=0
@@ -44,7 +49,7 @@ fi
 if [ -n "$SOLO_LEARN_SRC" ] && host_ready 1.0.6; then
   run_host 1.0.6 "$base_expr and not host102"
 else
-  summary+=("host 1.0.6: SKIPPED (no solo-learn main source: SOLO_LEARN_SRC is not set, $E2MC_HOME/solo-learn-src does not exist and no ../shared/hosts/solo-learn-*.tar.gz archive)")
+  summary+=("host 1.0.6: SKIPPED (${SOLO_MISSING:-environment missing})")
 fi
 if [ $WHEEL_CHECK -eq 1 ]; then
   echo "=== wheel: build, install into a fresh venv, e2mc-plugin list + one recipe step"
