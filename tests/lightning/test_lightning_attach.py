@@ -26,7 +26,9 @@ def reference_step(specs, rows=range(8), views=2, **model_kwargs):
     total = model.host_loss(z) + aux["loss"]
     total.backward()
     lr = model.hparams.lr
-    after = {n: (p - lr * p.grad).detach() for n, p in model.named_parameters() if p.grad is not None}
+    after = {
+        n: (p - lr * p.grad).detach() for n, p in model.named_parameters() if p.grad is not None
+    }
     return total.detach(), {k: float(v.detach()) for k, v in aux.items()}, after
 
 
@@ -75,9 +77,7 @@ def test_views_all_reads_every_call_large_the_first_two():
     rec = fit(model, views=4)
     step = rec.metrics[0]
     assert step["train_aux/e2mc/entropy_step"] == pytest.approx(terms["e2mc/entropy"], rel=1e-5)
-    assert step["train_aux/e2mc_2/entropy_step"] == pytest.approx(
-        terms["e2mc_2/entropy"], rel=1e-5
-    )
+    assert step["train_aux/e2mc_2/entropy_step"] == pytest.approx(terms["e2mc_2/entropy"], rel=1e-5)
     assert terms["e2mc/entropy"] != pytest.approx(terms["e2mc_2/entropy"], rel=1e-3)
     assert torch.allclose(rec.losses[0], total, rtol=1e-5)
     assert_params(model, after)
@@ -85,9 +85,7 @@ def test_views_all_reads_every_call_large_the_first_two():
 
 def test_momentum_copy_of_the_embedding_is_never_hooked():
     total, terms, after = reference_step([lm.E2MC], momentum=True)
-    model = attach_aux_losses(
-        lm.TinySSL(momentum=True), [lm.E2MC], embedding="projection_head"
-    )
+    model = attach_aux_losses(lm.TinySSL(momentum=True), [lm.E2MC], embedding="projection_head")
     rec = fit(model)
     assert rec.metrics[0]["train_aux/e2mc/entropy_step"] == pytest.approx(
         terms["e2mc/entropy"], rel=1e-5
