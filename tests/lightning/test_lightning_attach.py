@@ -63,7 +63,9 @@ def test_empty_specs_leave_training_bit_identical():
     rec = fit(attached, steps=2)
     assert not hasattr(attached, AUX_MODULE_NAME)
     assert not any(k.startswith("train_aux") for k in rec.metrics[-1])
-    for (name, a), b in zip(plain.state_dict().items(), attached.state_dict().values()):
+    for (name, a), b in zip(
+        plain.state_dict().items(), attached.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), name
     with_aux = attach_aux_losses(lm.TinySSL(), [lm.E2MC], embedding="projection_head")
     fit(with_aux, steps=2)  # the comparison above can fail: E2MC does change the weights

@@ -55,7 +55,7 @@ def test_checkpoint_saves_loads_into_the_plain_class_and_resumes(tmp_path):
     raw = torch.load(path, weights_only=False)
     assert raw[AUX_RECORD_KEY] == [lm.E2MC]
     plain = lm.TinySSL.load_from_checkpoint(path)  # strict: attaching added no tensors
-    for (name, a), b in zip(model.state_dict().items(), plain.state_dict().values()):
+    for (name, a), b in zip(model.state_dict().items(), plain.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 
     resumed = attach_aux_losses(lm.TinySSL(), [lm.E2MC], embedding="projection_head")
