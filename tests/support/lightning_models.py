@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - depends on the host environment
 
 PL2 = int(pl.__version__.split(".")[0]) >= 2
 BF16 = "bf16-mixed" if PL2 else "bf16"
+F64 = "64-true" if PL2 else 64
 E2MC = {"name": "e2mc", "beta": 2.0, "gamma": 3.0, "mapping": "sigmoid"}
 
 
