@@ -102,6 +102,12 @@ ensure_deps() {  # ensure_deps VERSION; sets DEPS
   # torch-pins.txt keeps every resolver step on the shared torch (a loose pin elsewhere would
   # otherwise pull a second 5 GB torch into the venv).
   quiet_pip "requirements/host-$v.txt" "$DEPS/bin/pip" install -q -c "$ROOT/requirements/torch-pins.txt" -r "$ROOT/requirements/host-$v.txt"
+  # host-<v>-no-deps.txt (optional): test packages whose declared dependencies would swap or
+  # duplicate the pinned stack (lightly 1.6.0 would add pytorch_lightning beside lightning 2.1.2);
+  # what they import is in host-<v>.txt already.
+  if [ -f "$ROOT/requirements/host-$v-no-deps.txt" ]; then
+    quiet_pip "requirements/host-$v-no-deps.txt" "$DEPS/bin/pip" install -q --no-deps -r "$ROOT/requirements/host-$v-no-deps.txt"
+  fi
   if [ "$v" = 1.0.2 ]; then
     quiet_pip "solo-learn 1.0.2" "$DEPS/bin/pip" install -q --no-deps "solo-learn==1.0.2"
   fi

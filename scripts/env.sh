@@ -81,7 +81,7 @@ host_venv() { echo "$CHECKOUT_ENVS/host-$1"; }
 deps_venv() {
   local h
   h=$( { hash_of "$ROOT/requirements/common.txt" "$ROOT/requirements/torch-pins.txt" \
-    "$ROOT/requirements/host-$1.txt"; echo "$DEPS_RECIPE"; cat "$BASE/.stamp" 2>/dev/null || true; } \
+    "$ROOT/requirements/host-$1.txt" "$ROOT/requirements/host-$1-no-deps.txt"; echo "$DEPS_RECIPE"; cat "$BASE/.stamp" 2>/dev/null || true; } \
     | sha256sum | cut -c1-12)
   echo "$E2MC_HOME/deps-$1-$h"
 }
