@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Mapping
 
-from e2mc_plugin.method_families import MOMENTUM_METHODS, host_method
+from e2mc_plugin.method_families import host_method
+from e2mc_plugin.solo.api import small_cfg
 
 __all__ = ["TINY_METHOD_KWARGS", "tiny_cfg"]
 
@@ -90,20 +91,11 @@ def tiny_cfg(method: str, **overrides: Any) -> Dict[str, Any]:
         A fresh dict (safe to mutate) accepted by :func:`build_method`.
     """
     base = host_method(method)
-    cfg: Dict[str, Any] = {
-        "name": f"tiny-{base}",
-        "method": method,
-        "backbone": {"name": "resnet18", "kwargs": {}},
-        "method_kwargs": copy.deepcopy(
-            TINY_METHOD_KWARGS.get(base, {"proj_hidden_dim": 64, "proj_output_dim": 32})
-        ),
-        "data": {
-            "dataset": "custom",
-            "num_classes": 10,
-            "num_large_crops": 2,
-            "num_small_crops": 0,
-        },
-        "optimizer": {
+    cfg = small_cfg(
+        method,
+        name=f"tiny-{base}",
+        method_kwargs=TINY_METHOD_KWARGS.get(base, {"proj_hidden_dim": 64, "proj_output_dim": 32}),
+        optimizer={
             "name": "sgd",
             "batch_size": 8,
             "lr": 0.01,
@@ -111,12 +103,5 @@ def tiny_cfg(method: str, **overrides: Any) -> Dict[str, Any]:
             "classifier_lr": 0.1,
             "kwargs": {"momentum": 0.9},
         },
-        "scheduler": {"name": "none"},
-        "max_epochs": 1,
-        "accumulate_grad_batches": 1,
-        "aux_losses": [],
-        "pretrained": None,
-    }
-    if base in MOMENTUM_METHODS:
-        cfg["momentum"] = {"base_tau": 0.99, "final_tau": 1.0, "classifier": False}
+    )
     return _deep_merge(cfg, overrides)
