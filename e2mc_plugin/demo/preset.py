@@ -13,22 +13,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from e2mc_plugin.aux_losses.paper import PAPER_COEFFICIENTS, paper_aux_spec
-from e2mc_plugin.solo.api import small_cfg
+from e2mc_plugin.solo.api import HOST_METHOD_KWARGS, small_cfg
 
 __all__ = ["DemoConfig", "DEMO_METHODS", "aux_spec", "method_cfg", "with_overrides"]
 
 # Method keys the host needs besides the projector widths (1.0.2 has no defaults).
-_METHOD_KWARGS: Dict[str, Dict[str, Any]] = {
-    "vicreg": {"sim_loss_weight": 25.0, "var_loss_weight": 25.0, "cov_loss_weight": 1.0},
-    "swav": {
-        "num_prototypes": 100,
-        "sk_iters": 3,
-        "sk_epsilon": 0.05,
-        "temperature": 0.1,
-        "queue_size": 0,
-        "epoch_queue_starts": 0,
-        "freeze_prototypes_epochs": 0,
-    },
+_METHOD_KWARGS: Dict[str, Mapping[str, Any]] = {
+    **HOST_METHOD_KWARGS,
     "simsiam": {"pred_hidden_dim": 64},
 }
 #: the methods the demo runs: those with the paper's coefficients

@@ -42,12 +42,29 @@ from e2mc_plugin.solo.recipe.schema import METHOD_BLOCKS, ConfigError, misplaced
 
 __all__ = [
     "Features",
+    "HOST_METHOD_KWARGS",
     "build_method",
     "extract_features",
     "fit",
     "pretrain_loader",
     "small_cfg",
 ]
+
+
+#: keys besides the projector widths that 1.0.2 needs (it has no defaults): solo-learn's own
+#: recipe values (``scripts/pretrain/cifar/*.yaml``), without queues or frozen-prototype epochs
+HOST_METHOD_KWARGS: Mapping[str, Mapping[str, Any]] = {
+    "vicreg": {"sim_loss_weight": 25.0, "var_loss_weight": 25.0, "cov_loss_weight": 1.0},
+    "swav": {
+        "num_prototypes": 100,
+        "sk_iters": 3,
+        "sk_epsilon": 0.05,
+        "temperature": 0.1,
+        "queue_size": 0,
+        "epoch_queue_starts": 0,
+        "freeze_prototypes_epochs": 0,
+    },
+}
 
 
 def small_cfg(

@@ -10,29 +10,18 @@ import copy
 from typing import Any, Dict, Mapping
 
 from e2mc_plugin.method_families import host_method
-from e2mc_plugin.solo.api import small_cfg
+from e2mc_plugin.solo.api import HOST_METHOD_KWARGS, small_cfg
 
 __all__ = ["TINY_METHOD_KWARGS", "tiny_cfg"]
 
 # Small heads for CPU runs; every key a host needs is explicit (1.0.2 has no defaults).
 TINY_METHOD_KWARGS: Dict[str, Dict[str, Any]] = {
-    "vicreg": {
-        "proj_hidden_dim": 64,
-        "proj_output_dim": 64,
-        "sim_loss_weight": 25.0,
-        "var_loss_weight": 25.0,
-        "cov_loss_weight": 1.0,
-    },
+    "vicreg": {"proj_hidden_dim": 64, "proj_output_dim": 64, **HOST_METHOD_KWARGS["vicreg"]},
     "swav": {
         "proj_hidden_dim": 64,
         "proj_output_dim": 32,
+        **HOST_METHOD_KWARGS["swav"],
         "num_prototypes": 30,
-        "sk_iters": 3,
-        "sk_epsilon": 0.05,
-        "temperature": 0.1,
-        "queue_size": 0,
-        "epoch_queue_starts": 0,
-        "freeze_prototypes_epochs": 0,
     },
     "simsiam": {"proj_hidden_dim": 64, "proj_output_dim": 64, "pred_hidden_dim": 32},
     "byol": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64},
