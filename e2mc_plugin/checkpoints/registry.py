@@ -207,16 +207,17 @@ def is_tensor_dict(obj: Any) -> bool:
     )
 
 
-def unwrap(raw: Any, key: str, *, flat: bool = True) -> Tuple[Any, List[str]]:
-    """``(state, dropped)``: the state dict a release nests under ``key`` (``state_dict``,
-    ``model``) and its other top-level keys (epoch, optimizer...), which a conversion drops.
+def unwrap(raw: Any, key: str, *, flat: bool = True) -> Tuple[Any, LoadReport]:
+    """``(state, report)``: the state dict a release nests under ``key`` (``state_dict``,
+    ``model``) and a report whose ``dropped`` lists the other top-level keys (epoch,
+    optimizer...), which a conversion drops.
 
-    Without a mapping under ``key``: ``(raw, [])`` when ``flat`` (a flat copy of the same
-    layout, e.g. safetensors), else ``(None, [])``.
+    Without a mapping under ``key``: ``raw`` itself when ``flat`` (a flat copy of the same
+    layout, e.g. safetensors), else None; nothing dropped.
     """
     if isinstance(raw, Mapping) and isinstance(raw.get(key), Mapping):
-        return raw[key], [k for k in raw if k != key]
-    return (raw, []) if flat else (None, [])
+        return raw[key], LoadReport(dropped=[k for k in raw if k != key])
+    return (raw if flat else None), LoadReport()
 
 
 def zero_biases(state: Dict[str, Tensor], weights: Sequence[str], report: LoadReport, why: str):

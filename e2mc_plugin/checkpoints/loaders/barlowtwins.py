@@ -87,8 +87,7 @@ class BarlowTwinsFull(CheckpointLoader):
         )
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state, dropped = unwrap(raw, "model")
-        report = LoadReport(dropped=dropped)
+        state, report = unwrap(raw, "model")
         rules = [
             ("module.backbone.", "backbone."),
             ("module.projector.", "projector."),

@@ -56,8 +56,7 @@ class MoCoV3Official(CheckpointLoader):
         return is_tensor_dict(state) and any(k.startswith("module.base_encoder.") for k in state)
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state, dropped = unwrap(raw, "state_dict")
-        report = LoadReport(dropped=dropped)
+        state, report = unwrap(raw, "state_dict")
         return rename(state, _RULES, report), report
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:

@@ -35,8 +35,7 @@ class SimSiamOfficial(CheckpointLoader):
         return is_tensor_dict(state) and any(k.startswith("module.encoder.") for k in state)
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state, dropped = unwrap(raw, "state_dict", flat=False)
-        report = LoadReport(dropped=dropped)
+        state, report = unwrap(raw, "state_dict", flat=False)
         rules = [
             ("module.encoder.fc.", "projector."),
             ("module.encoder.", "backbone."),

@@ -31,8 +31,7 @@ def _state(raw: Any) -> Any:
 
 
 def _convert(raw: Mapping, renames: List[Tuple[str, Optional[str]]]):
-    state, dropped = unwrap(raw, "state_dict", flat=False)
-    report = LoadReport(dropped=dropped)
+    state, report = unwrap(raw, "state_dict", flat=False)
     rules: List[Tuple[str, Optional[str]]] = [(p, None) for p in _DROP] + renames + [("", "")]
     return rename(state, rules, report), report
 

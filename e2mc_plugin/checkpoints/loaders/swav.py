@@ -42,8 +42,7 @@ class SwAVOfficial(CheckpointLoader):
         )
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state, dropped = unwrap(raw, "state_dict")
-        report = LoadReport(dropped=dropped)
+        state, report = unwrap(raw, "state_dict")
         rules = [
             ("module.projection_head.", "projector."),
             ("module.prototypes.weight", "prototypes.weight_v"),

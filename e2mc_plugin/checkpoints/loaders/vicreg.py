@@ -58,8 +58,7 @@ class VICRegFull(CheckpointLoader):
         return is_tensor_dict(model) and any(k.startswith("module.backbone.") for k in model)
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        model, dropped = unwrap(raw, "model", flat=False)
-        report = LoadReport(dropped=dropped)
+        model, report = unwrap(raw, "model", flat=False)
         rules = [("module.backbone.", "backbone."), ("module.projector.", "projector.")]
         state = rename(model, rules, report)
         linears = sorted(
