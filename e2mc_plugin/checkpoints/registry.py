@@ -207,6 +207,29 @@ def is_tensor_dict(obj: Any) -> bool:
     )
 
 
+def unwrap(raw: Any, key: str, *, flat: bool = True) -> Tuple[Any, LoadReport]:
+    """``(state, report)``: the state dict a release nests under ``key`` (``state_dict``,
+    ``model``) and a report whose ``dropped`` lists the other top-level keys (epoch,
+    optimizer...), which a conversion drops.
+
+    Without a mapping under ``key``: ``raw`` itself when ``flat`` (a flat copy of the same
+    layout, e.g. safetensors), else None; nothing dropped.
+    """
+    if isinstance(raw, Mapping) and isinstance(raw.get(key), Mapping):
+        return raw[key], LoadReport(dropped=[k for k in raw if k != key])
+    return (raw if flat else None), LoadReport()
+
+
+def zero_biases(state: Dict[str, Tensor], weights: Sequence[str], report: LoadReport, why: str):
+    """Add a zero ``bias`` beside each Linear ``weight`` key that has none (a release's
+    ``bias=False`` Linear is solo-learn's Linear with a zero bias: the same function)."""
+    for key in weights:
+        bias = key[: -len("weight")] + "bias"
+        if bias not in state:
+            state[bias] = torch.zeros(state[key].shape[0], dtype=state[key].dtype)
+            report.created[bias] = f"zeros: {why}"
+
+
 def rename(
     state: Mapping[str, Tensor],
     rules: List[Tuple[str, Optional[str]]],

@@ -41,7 +41,7 @@ def evaluate(
     With ``mapping`` (a criteria mapping name), also the mean m-spacings entropy per dimension of
     ``mapping(z)`` on the held-out split (0 = uniform).
     """
-    from e2mc_plugin.solo.features import extract_features
+    from e2mc_plugin.solo.api import extract_features
 
     train = extract_features(model, eval_loader(split, split.train_x, split.train_y))
     test = extract_features(model, eval_loader(split, split.test_x, split.test_y))

@@ -96,7 +96,7 @@ def knn_monitor(split: DigitsSplit, *, k: int, seed: int) -> Callable[[nn.Module
     from sklearn.model_selection import StratifiedKFold
 
     from e2mc_plugin.evaluation.probes import knn_predict
-    from e2mc_plugin.solo.features import extract_features
+    from e2mc_plugin.solo.api import extract_features
 
     y = split.train_y.numpy()
     folds = list(StratifiedKFold(5, shuffle=True, random_state=seed).split(np.zeros(y.size), y))

@@ -13,21 +13,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from e2mc_plugin.aux_losses.paper import PAPER_COEFFICIENTS, paper_aux_spec
+from e2mc_plugin.solo.api import HOST_METHOD_KWARGS, small_cfg
 
 __all__ = ["DemoConfig", "DEMO_METHODS", "aux_spec", "method_cfg", "with_overrides"]
 
 # Method keys the host needs besides the projector widths (1.0.2 has no defaults).
-_METHOD_KWARGS: Dict[str, Dict[str, Any]] = {
-    "vicreg": {"sim_loss_weight": 25.0, "var_loss_weight": 25.0, "cov_loss_weight": 1.0},
-    "swav": {
-        "num_prototypes": 100,
-        "sk_iters": 3,
-        "sk_epsilon": 0.05,
-        "temperature": 0.1,
-        "queue_size": 0,
-        "epoch_queue_starts": 0,
-        "freeze_prototypes_epochs": 0,
-    },
+_METHOD_KWARGS: Dict[str, Mapping[str, Any]] = {
+    **HOST_METHOD_KWARGS,
     "simsiam": {"pred_hidden_dim": 64},
 }
 #: the methods the demo runs: those with the paper's coefficients
@@ -121,7 +113,8 @@ def method_cfg(
     pretrained: Optional[str] = None,
     epochs: int = 1,
 ) -> Dict[str, Any]:
-    """The 1.0.6-style solo-learn config of one stage (resnet18, ImageNet stem, constant lr)."""
+    """The 1.0.6-style solo-learn config of one stage (:func:`e2mc_plugin.solo.api.small_cfg`:
+    resnet18, ImageNet stem, constant lr)."""
     if dc.method not in DEMO_METHODS:
         raise ValueError(f"demo: unknown method {dc.method!r}; valid: {', '.join(DEMO_METHODS)}")
     if dc.optimizer not in _OPTIMIZER_KWARGS:
@@ -133,19 +126,11 @@ def method_cfg(
         "proj_output_dim": dc.proj_output_dim,
         **copy.deepcopy(_METHOD_KWARGS[dc.method]),
     }
-    return {
-        "name": f"demo-{dc.method}",
-        "method": f"{dc.method}_aux",
-        "backbone": {"name": "resnet18", "kwargs": {}},
-        "method_kwargs": method_kwargs,
-        # "custom" (not cifar*) keeps the ImageNet stem: stride-2 conv + max-pool, 16x cheaper
-        "data": {
-            "dataset": "custom",
-            "num_classes": 10,
-            "num_large_crops": 2,
-            "num_small_crops": 0,
-        },
-        "optimizer": {
+    return small_cfg(
+        f"{dc.method}_aux",
+        name=f"demo-{dc.method}",
+        method_kwargs=method_kwargs,
+        optimizer={
             "name": dc.optimizer,
             "batch_size": dc.batch_size,
             "lr": lr,
@@ -154,11 +139,9 @@ def method_cfg(
             "classifier_lr": lr if dc.optimizer == "adamw" else 0.1,
             "kwargs": copy.deepcopy(_OPTIMIZER_KWARGS[dc.optimizer]),
         },
-        "scheduler": {"name": "none"},  # constant lr, as in the continued protocol
-        "max_epochs": epochs,
-        "accumulate_grad_batches": 1,
-        "aux_losses": [dict(a) for a in aux_losses],
-        "pretrained": None
+        max_epochs=epochs,
+        aux_losses=aux_losses,
+        pretrained=None
         if pretrained is None
         else {"path": pretrained, "format": None, "strict": True, "trusted": False},
-    }
+    )

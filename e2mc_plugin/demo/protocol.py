@@ -119,7 +119,7 @@ def _diagnostics(
 ) -> Dict[str, Any]:
     """Before / after figures of the seed-0 models on the held-out split (at most six)."""
     from e2mc_plugin.diagnostics.plots import write_diagnostics
-    from e2mc_plugin.solo.features import extract_features
+    from e2mc_plugin.solo.api import extract_features
 
     loader = eval_loader(split, split.test_x, split.test_y)
     embs = {name: extract_features(m, loader) for name, m in list(models.items())[:6]}

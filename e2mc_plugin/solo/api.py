@@ -36,11 +36,78 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from e2mc_plugin.method_families import SUFFIX, host_method
+from e2mc_plugin.method_families import SUFFIX, host_method, is_momentum_method
 from e2mc_plugin.solo.host import compat
 from e2mc_plugin.solo.recipe.schema import METHOD_BLOCKS, ConfigError, misplaced_recipe_key
 
-__all__ = ["Features", "build_method", "extract_features", "fit", "pretrain_loader"]
+__all__ = [
+    "Features",
+    "HOST_METHOD_KWARGS",
+    "build_method",
+    "extract_features",
+    "fit",
+    "pretrain_loader",
+    "small_cfg",
+]
+
+
+#: keys besides the projector widths that 1.0.2 needs (it has no defaults): solo-learn's own
+#: recipe values (``scripts/pretrain/cifar/*.yaml``), without queues or frozen-prototype epochs
+HOST_METHOD_KWARGS: Mapping[str, Mapping[str, Any]] = {
+    "vicreg": {"sim_loss_weight": 25.0, "var_loss_weight": 25.0, "cov_loss_weight": 1.0},
+    "swav": {
+        "num_prototypes": 100,
+        "sk_iters": 3,
+        "sk_epsilon": 0.05,
+        "temperature": 0.1,
+        "queue_size": 0,
+        "epoch_queue_starts": 0,
+        "freeze_prototypes_epochs": 0,
+    },
+}
+
+
+def small_cfg(
+    method: str,
+    *,
+    method_kwargs: Mapping[str, Any],
+    optimizer: Mapping[str, Any],
+    max_epochs: int = 1,
+    aux_losses: Sequence[Mapping[str, Any]] = (),
+    pretrained: Optional[Mapping[str, Any]] = None,
+    num_classes: int = 10,
+    name: Optional[str] = None,
+) -> Dict[str, Any]:
+    """A 1.0.6-style config for :func:`build_method`: a resnet18 on small images, every key the
+    hosts need (1.0.2 has no defaults).
+
+    ``data.dataset: custom`` keeps the ImageNet stem (stride-2 conv + max-pool: ~16x cheaper on
+    32x32 or 16x16 inputs than the CIFAR stem), 2 large crops and no small ones, a constant lr
+    (``scheduler.name: none``, as in the continued-pretraining protocol); momentum methods get
+    their ``momentum`` block. ``optimizer`` holds name, batch_size, lr, weight_decay,
+    classifier_lr and kwargs.
+    """
+    cfg: Dict[str, Any] = {
+        "name": name or f"small-{host_method(method)}",
+        "method": method,
+        "backbone": {"name": "resnet18", "kwargs": {}},
+        "method_kwargs": copy.deepcopy(dict(method_kwargs)),
+        "data": {
+            "dataset": "custom",
+            "num_classes": num_classes,
+            "num_large_crops": 2,
+            "num_small_crops": 0,
+        },
+        "optimizer": copy.deepcopy(dict(optimizer)),
+        "scheduler": {"name": "none"},
+        "max_epochs": max_epochs,
+        "accumulate_grad_batches": 1,
+        "aux_losses": [dict(a) for a in aux_losses],
+        "pretrained": None if pretrained is None else dict(pretrained),
+    }
+    if is_momentum_method(method):
+        cfg["momentum"] = {"base_tau": 0.99, "final_tau": 1.0, "classifier": False}
+    return cfg
 
 
 def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:

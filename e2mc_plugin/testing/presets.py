@@ -9,29 +9,19 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Mapping
 
-from e2mc_plugin.method_families import MOMENTUM_METHODS, host_method
+from e2mc_plugin.method_families import host_method
+from e2mc_plugin.solo.api import HOST_METHOD_KWARGS, small_cfg
 
 __all__ = ["TINY_METHOD_KWARGS", "tiny_cfg"]
 
 # Small heads for CPU runs; every key a host needs is explicit (1.0.2 has no defaults).
 TINY_METHOD_KWARGS: Dict[str, Dict[str, Any]] = {
-    "vicreg": {
-        "proj_hidden_dim": 64,
-        "proj_output_dim": 64,
-        "sim_loss_weight": 25.0,
-        "var_loss_weight": 25.0,
-        "cov_loss_weight": 1.0,
-    },
+    "vicreg": {"proj_hidden_dim": 64, "proj_output_dim": 64, **HOST_METHOD_KWARGS["vicreg"]},
     "swav": {
         "proj_hidden_dim": 64,
         "proj_output_dim": 32,
+        **HOST_METHOD_KWARGS["swav"],
         "num_prototypes": 30,
-        "sk_iters": 3,
-        "sk_epsilon": 0.05,
-        "temperature": 0.1,
-        "queue_size": 0,
-        "epoch_queue_starts": 0,
-        "freeze_prototypes_epochs": 0,
     },
     "simsiam": {"proj_hidden_dim": 64, "proj_output_dim": 64, "pred_hidden_dim": 32},
     "byol": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64},
@@ -90,20 +80,11 @@ def tiny_cfg(method: str, **overrides: Any) -> Dict[str, Any]:
         A fresh dict (safe to mutate) accepted by :func:`build_method`.
     """
     base = host_method(method)
-    cfg: Dict[str, Any] = {
-        "name": f"tiny-{base}",
-        "method": method,
-        "backbone": {"name": "resnet18", "kwargs": {}},
-        "method_kwargs": copy.deepcopy(
-            TINY_METHOD_KWARGS.get(base, {"proj_hidden_dim": 64, "proj_output_dim": 32})
-        ),
-        "data": {
-            "dataset": "custom",
-            "num_classes": 10,
-            "num_large_crops": 2,
-            "num_small_crops": 0,
-        },
-        "optimizer": {
+    cfg = small_cfg(
+        method,
+        name=f"tiny-{base}",
+        method_kwargs=TINY_METHOD_KWARGS.get(base, {"proj_hidden_dim": 64, "proj_output_dim": 32}),
+        optimizer={
             "name": "sgd",
             "batch_size": 8,
             "lr": 0.01,
@@ -111,12 +92,5 @@ def tiny_cfg(method: str, **overrides: Any) -> Dict[str, Any]:
             "classifier_lr": 0.1,
             "kwargs": {"momentum": 0.9},
         },
-        "scheduler": {"name": "none"},
-        "max_epochs": 1,
-        "accumulate_grad_batches": 1,
-        "aux_losses": [],
-        "pretrained": None,
-    }
-    if base in MOMENTUM_METHODS:
-        cfg["momentum"] = {"base_tau": 0.99, "final_tau": 1.0, "classifier": False}
+    )
     return _deep_merge(cfg, overrides)

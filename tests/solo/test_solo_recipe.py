@@ -79,17 +79,21 @@ def test_solo_host_keys_are_not_mistaken_for_plugin_blocks():
 
 
 @pytest.mark.host106
-def test_solo_106_misspelled_block_fails_in_add_and_assert_specific_cfg():
+def test_solo_106_misspelled_block_fails_before_the_host_builds(monkeypatch):
+    """The DictConfig the launcher hands over is refused in the wrapper's ``__init__``, before the
+    host's ``__init__`` (and its ``add_and_assert_specific_cfg``) runs."""
     from omegaconf import OmegaConf
 
     from e2mc_plugin.solo.host import compat
     from e2mc_plugin.solo.method.wrapper import with_aux_losses
     from e2mc_plugin.solo.recipe.schema import ConfigError
 
-    cls = with_aux_losses(compat.host_methods()["vicreg"])
+    host = compat.host_methods()["vicreg"]
+    cls = with_aux_losses(host)
+    monkeypatch.setattr(host, "__init__", lambda self, cfg: pytest.fail("the host was built"))
     cfg = OmegaConf.create(tiny_cfg("vicreg_aux", aux_loss=[E2MC]))
     with pytest.raises(ConfigError, match=r"aux_loss: .*'aux_losses'"):
-        cls.add_and_assert_specific_cfg(cfg)
+        cls(cfg)
 
 
 @pytest.mark.parametrize(

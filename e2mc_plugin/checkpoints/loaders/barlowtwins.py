@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-import torch
 from torch import Tensor
 
 from e2mc_plugin.checkpoints.loaders.vicreg import VICRegBackbone
@@ -31,6 +30,8 @@ from e2mc_plugin.checkpoints.registry import (
     is_tensor_dict,
     register_checkpoint_loader,
     rename,
+    unwrap,
+    zero_biases,
 )
 from e2mc_plugin.checkpoints.report import LoadReport
 
@@ -62,13 +63,6 @@ class BarlowTwinsBackbone(VICRegBackbone):
         return barlow_method_kwargs(state)
 
 
-def _model(raw: Any) -> Any:
-    """The released file nests the DDP state dict in ``model``; a safetensors copy is flat."""
-    if isinstance(raw, Mapping) and isinstance(raw.get("model"), Mapping):
-        return raw["model"]
-    return raw
-
-
 @register_checkpoint_loader("barlowtwins_full")
 class BarlowTwinsFull(CheckpointLoader):
     """``checkpoint.pth``: backbone, bias-free projector and the embedding BatchNorm."""
@@ -84,7 +78,7 @@ class BarlowTwinsFull(CheckpointLoader):
     refines = ("vicreg_full",)
 
     def detect(self, raw: Any) -> bool:
-        state = _model(raw)
+        state, _ = unwrap(raw, "model")  # the release nests it; a safetensors copy is flat
         return (
             is_tensor_dict(state)
             and any(k.startswith("module.backbone.") for k in state)
@@ -93,21 +87,16 @@ class BarlowTwinsFull(CheckpointLoader):
         )
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state = _model(raw)
-        report = LoadReport(dropped=[k for k in raw if k != "model"] if state is not raw else [])
+        state, report = unwrap(raw, "model")
         rules = [
             ("module.backbone.", "backbone."),
             ("module.projector.", "projector."),
             ("module.bn.", None),
         ]
         out = rename(state, rules, report)
-        for key, weight in list(out.items()):
-            if key.startswith("projector.") and key.endswith(".weight") and weight.dim() == 2:
-                bias = key[: -len("weight")] + "bias"
-                out[bias] = torch.zeros(weight.shape[0], dtype=weight.dtype)
-                report.created[bias] = (
-                    "zeros: the official projector Linears have bias=False, solo-learn's have one"
-                )
+        linears = [k for k, w in out.items() if k.startswith("projector.") and w.dim() == 2]
+        why = "the official projector Linears have bias=False, solo-learn's have one"
+        zero_biases(out, linears, report, why)
         return out, report
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:

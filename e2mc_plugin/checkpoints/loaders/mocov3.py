@@ -27,6 +27,7 @@ from e2mc_plugin.checkpoints.registry import (
     is_tensor_dict,
     register_checkpoint_loader,
     rename,
+    unwrap,
 )
 from e2mc_plugin.checkpoints.report import LoadReport
 
@@ -37,13 +38,6 @@ _RULES = [
     ("module.momentum_encoder.", "momentum_backbone."),
     ("module.predictor.", "predictor."),
 ]
-
-
-def _state(raw: Any) -> Any:
-    """The released file nests the model in ``state_dict``; a safetensors copy is flat."""
-    if isinstance(raw, Mapping) and isinstance(raw.get("state_dict"), Mapping):
-        return raw["state_dict"]
-    return raw
 
 
 @register_checkpoint_loader("mocov3_official")
@@ -58,14 +52,11 @@ class MoCoV3Official(CheckpointLoader):
     file_names = ("r-50-*ep.pth.tar", "checkpoint_*.pth.tar")
 
     def detect(self, raw: Any) -> bool:
-        state = _state(raw)
+        state, _ = unwrap(raw, "state_dict")  # the release nests it; a safetensors copy is flat
         return is_tensor_dict(state) and any(k.startswith("module.base_encoder.") for k in state)
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state = _state(raw)
-        report = LoadReport(
-            dropped=[k for k in raw if k != "state_dict"] if state is not raw else []
-        )
+        state, report = unwrap(raw, "state_dict")
         return rename(state, _RULES, report), report
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:

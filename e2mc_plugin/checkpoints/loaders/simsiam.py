@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Tuple
 
 from torch import Tensor
 
@@ -11,6 +11,7 @@ from e2mc_plugin.checkpoints.registry import (
     is_tensor_dict,
     register_checkpoint_loader,
     rename,
+    unwrap,
 )
 from e2mc_plugin.checkpoints.report import LoadReport
 
@@ -30,14 +31,14 @@ class SimSiamOfficial(CheckpointLoader):
     )
 
     def detect(self, raw: Any) -> bool:
-        state = raw.get("state_dict") if isinstance(raw, Mapping) else None
+        state, _ = unwrap(raw, "state_dict", flat=False)
         return is_tensor_dict(state) and any(k.startswith("module.encoder.") for k in state)
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        report = LoadReport(dropped=[k for k in raw if k != "state_dict"])
+        state, report = unwrap(raw, "state_dict", flat=False)
         rules = [
             ("module.encoder.fc.", "projector."),
             ("module.encoder.", "backbone."),
             ("module.predictor.", "predictor."),
         ]
-        return rename(raw["state_dict"], rules, report), report
+        return rename(state, rules, report), report

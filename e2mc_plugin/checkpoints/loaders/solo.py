@@ -11,6 +11,7 @@ from e2mc_plugin.checkpoints.registry import (
     is_tensor_dict,
     register_checkpoint_loader,
     rename,
+    unwrap,
 )
 from e2mc_plugin.checkpoints.report import LoadReport
 
@@ -26,13 +27,13 @@ _DROP = [
 
 
 def _state(raw: Any) -> Any:
-    return raw.get("state_dict") if isinstance(raw, Mapping) else None
+    return unwrap(raw, "state_dict", flat=False)[0]
 
 
 def _convert(raw: Mapping, renames: List[Tuple[str, Optional[str]]]):
-    report = LoadReport(dropped=[k for k in raw if k != "state_dict"])
+    state, report = unwrap(raw, "state_dict", flat=False)
     rules: List[Tuple[str, Optional[str]]] = [(p, None) for p in _DROP] + renames + [("", "")]
-    return rename(raw["state_dict"], rules, report), report
+    return rename(state, rules, report), report
 
 
 @register_checkpoint_loader("solo")

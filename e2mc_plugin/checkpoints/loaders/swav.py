@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Tuple
 
 import torch
 from torch import Tensor
@@ -12,15 +12,9 @@ from e2mc_plugin.checkpoints.registry import (
     is_tensor_dict,
     register_checkpoint_loader,
     rename,
+    unwrap,
 )
 from e2mc_plugin.checkpoints.report import LoadReport
-
-
-def _tensors(raw: Any) -> Any:
-    """The released files are flat; checkpoints written during training nest a ``state_dict``."""
-    if isinstance(raw, Mapping) and isinstance(raw.get("state_dict"), Mapping):
-        return raw["state_dict"]
-    return raw
 
 
 @register_checkpoint_loader("swav_official")
@@ -40,17 +34,15 @@ class SwAVOfficial(CheckpointLoader):
     file_names = ("swav_*ep_pretrain.pth.tar",)
 
     def detect(self, raw: Any) -> bool:
-        state = _tensors(raw)
+        # the released files are flat; checkpoints written during training nest a state_dict
+        state, _ = unwrap(raw, "state_dict")
         return is_tensor_dict(state) and (
             "module.prototypes.weight" in state
             or any(k.startswith("module.projection_head.") for k in state)
         )
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state = _tensors(raw)
-        report = LoadReport(
-            dropped=[k for k in raw if k != "state_dict"] if state is not raw else []
-        )
+        state, report = unwrap(raw, "state_dict")
         rules = [
             ("module.projection_head.", "projector."),
             ("module.prototypes.weight", "prototypes.weight_v"),

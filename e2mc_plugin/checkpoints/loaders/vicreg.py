@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Tuple
 
-import torch
 from torch import Tensor
 
 from e2mc_plugin.checkpoints.registry import (
@@ -13,6 +12,8 @@ from e2mc_plugin.checkpoints.registry import (
     looks_like_resnet,
     register_checkpoint_loader,
     rename,
+    unwrap,
+    zero_biases,
 )
 from e2mc_plugin.checkpoints.report import LoadReport
 
@@ -53,25 +54,18 @@ class VICRegFull(CheckpointLoader):
     file_names = ("resnet50_fullckpt.pth",)
 
     def detect(self, raw: Any) -> bool:
-        model = raw.get("model") if isinstance(raw, Mapping) else None
+        model, _ = unwrap(raw, "model", flat=False)
         return is_tensor_dict(model) and any(k.startswith("module.backbone.") for k in model)
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        report = LoadReport(dropped=[k for k in raw if k != "model"])
+        model, report = unwrap(raw, "model", flat=False)
         rules = [("module.backbone.", "backbone."), ("module.projector.", "projector.")]
-        state = rename(raw["model"], rules, report)
+        state = rename(model, rules, report)
         linears = sorted(
             int(k.split(".")[1])
             for k, v in state.items()
             if k.startswith("projector.") and k.endswith(".weight") and v.dim() == 2
         )
-        if linears:
-            last = linears[-1]
-            bias = f"projector.{last}.bias"
-            if bias not in state:
-                weight = state[f"projector.{last}.weight"]
-                state[bias] = torch.zeros(weight.shape[0], dtype=weight.dtype)
-                report.created[bias] = (
-                    "zeros: the official last projector Linear has bias=False, solo-learn's has one"
-                )
+        why = "the official last projector Linear has bias=False, solo-learn's has one"
+        zero_biases(state, [f"projector.{linears[-1]}.weight"] if linears else [], report, why)
         return state, report
