@@ -28,5 +28,5 @@ bench-gpu: env
 	$(E2MC_HOME)/host-1.0.6/bin/python bench/bench_gpu_step.py
 
 lint: env
-	$(E2MC_HOME)/host-1.0.2/bin/ruff check e2mc_plugin hydra_plugins tests bench setup.py
-	$(E2MC_HOME)/host-1.0.2/bin/ruff format --check e2mc_plugin hydra_plugins tests bench setup.py
+	$(E2MC_HOME)/host-1.0.2/bin/ruff check e2mc_plugin hydra_plugins tests bench examples setup.py
+	$(E2MC_HOME)/host-1.0.2/bin/ruff format --check e2mc_plugin hydra_plugins tests bench examples setup.py
