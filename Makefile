@@ -3,7 +3,7 @@
 # This checkout's environments: scripts/host.sh 1.0.2|1.0.6 --path (layout: scripts/env.sh).
 .PHONY: env demo test test-slow check-wheel bench bench-gpu lint
 HOST = bash scripts/host.sh
-LINT_PATHS = e2mc_plugin hydra_plugins tests bench setup.py
+LINT_PATHS = e2mc_plugin hydra_plugins tests bench examples setup.py
 
 env:
 	bash scripts/bootstrap_env.sh all
