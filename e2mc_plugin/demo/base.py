@@ -134,7 +134,12 @@ def _train(
             {"lr": lr, "end_epoch": history[-1][0], "reason": tracker.reason or "cap"}
             | {"best": tracker.best, "best_epoch": tracker.best_epoch}
         )
-        path = save_method(model, cfg, os.path.join(folder, "base"), "base")
+        # an earlier phase's weights only start the next one: kept apart from the base
+        last = i == len(lrs) - 1
+        where = os.path.join(folder, "base") if last else os.path.join(folder, f"phase{i + 1}")
+        path = save_method(model, cfg, where, "base" if last else f"phase{i + 1}")
+    for i in range(len(lrs) - 1):
+        shutil.rmtree(os.path.join(folder, f"phase{i + 1}"), ignore_errors=True)
     info = {
         "epochs": history[-1][0],
         "reason": phases[-1]["reason"],

@@ -154,7 +154,9 @@ def method_cfg(
             "classifier_lr": lr if dc.optimizer == "adamw" else 0.1,
             "kwargs": copy.deepcopy(_OPTIMIZER_KWARGS[dc.optimizer]),
         },
-        "scheduler": {"name": "none"},  # constant lr, as in the continued protocol
+        # constant lr, as in the continued protocol; "epoch" because the host warns about "step"
+        # (its default) at every build, though without a scheduler the interval means nothing
+        "scheduler": {"name": "none", "interval": "epoch"},
         "max_epochs": epochs,
         "accumulate_grad_batches": 1,
         "aux_losses": [dict(a) for a in aux_losses],
