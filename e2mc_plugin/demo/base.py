@@ -35,7 +35,7 @@ from e2mc_plugin.demo.train import load_method, pretrain, save_method
 __all__ = ["BaseModel", "base_settings", "cache_dir", "criterion_of", "obtain_base", "HOME_ENV"]
 
 HOME_ENV = "E2MC_HOME"
-_PROTOCOL = 3  # bump when the training code changes what a given set of settings produces
+_PROTOCOL = 4  # bump when the training code changes what a given set of settings produces
 
 
 @dataclass
