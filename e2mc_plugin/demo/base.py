@@ -35,7 +35,7 @@ from e2mc_plugin.demo.train import load_method, pretrain, save_method
 __all__ = ["BaseModel", "base_settings", "cache_dir", "criterion_of", "obtain_base", "HOME_ENV"]
 
 HOME_ENV = "E2MC_HOME"
-_PROTOCOL = 3  # bump when the training code changes what a given set of settings produces
+_PROTOCOL = 4  # bump when the training code changes what a given set of settings produces
 
 
 @dataclass
@@ -134,7 +134,12 @@ def _train(
             {"lr": lr, "end_epoch": history[-1][0], "reason": tracker.reason or "cap"}
             | {"best": tracker.best, "best_epoch": tracker.best_epoch}
         )
-        path = save_method(model, cfg, os.path.join(folder, "base"), "base")
+        # an earlier phase's weights only start the next one: kept apart from the base
+        last = i == len(lrs) - 1
+        where = os.path.join(folder, "base") if last else os.path.join(folder, f"phase{i + 1}")
+        path = save_method(model, cfg, where, "base" if last else f"phase{i + 1}")
+    for i in range(len(lrs) - 1):
+        shutil.rmtree(os.path.join(folder, f"phase{i + 1}"), ignore_errors=True)
     info = {
         "epochs": history[-1][0],
         "reason": phases[-1]["reason"],

@@ -28,7 +28,9 @@ DEMO_METHODS = tuple(m for m in PAPER_COEFFICIENTS if m in _METHOD_KWARGS)
 _OPTIMIZER_KWARGS: Dict[str, Dict[str, Any]] = {
     "lars": {"momentum": 0.9, "eta": 0.02, "clip_lr": True, "exclude_bias_n_norm": True},
     "sgd": {"momentum": 0.9},
-    "adamw": {},
+    # fused: one pass over the 11M resnet18 parameters per step instead of a dozen (measured:
+    # the foreach AdamW step was 20 % of a demo step on one thread; fused cuts a step by ~20 %)
+    "adamw": {"fused": True},
 }
 
 

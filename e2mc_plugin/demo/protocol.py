@@ -40,7 +40,10 @@ SeedResults = Dict[str, EvalResult]  # model name -> its evaluation, for one see
 
 
 def _log(msg: str) -> None:
-    print(msg, flush=True)
+    """A line of the run log; an open progress bar is cleared first and redrawn after it."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(msg)
 
 
 def continue_variant(

@@ -99,7 +99,9 @@ def small_cfg(
             "num_small_crops": 0,
         },
         "optimizer": copy.deepcopy(dict(optimizer)),
-        "scheduler": {"name": "none"},
+        # "epoch": the host warns about "step" (its default) at every build, though without a
+        # scheduler the interval means nothing
+        "scheduler": {"name": "none", "interval": "epoch"},
         "max_epochs": max_epochs,
         "accumulate_grad_batches": 1,
         "aux_losses": [dict(a) for a in aux_losses],

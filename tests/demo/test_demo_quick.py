@@ -2,27 +2,48 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import math
 import os
+import re
+import subprocess
+import sys
 
 import pytest
 
 pytest.importorskip("solo")
 
+_BAR = re.compile(r"\d+%\|")  # a tqdm progress-bar frame: "desc:  50%|#####     | 1/2 [...]"
+
+
+def _log_lines(text: str):
+    """(progress-bar frames, other non-blank lines) of a console log (bars redraw with \\r)."""
+    frames = [f.strip() for f in re.split(r"[\r\n]", text) if f.strip()]
+    return [f for f in frames if _BAR.search(f)], [f for f in frames if not _BAR.search(f)]
+
 
 # Measured: 5 s (this test) and 7 s (the sweep below) on 2 idle cores; 4-10 min when 8 jobs share
 # them. Both fit the default suite's budget on the machines it is meant for.
-def test_demo_quick_end_to_end(tmp_path, capsys, monkeypatch):
-    from e2mc_plugin.cli import main
-
-    monkeypatch.setenv("E2MC_HOME", str(tmp_path / "home"))
+def test_demo_quick_end_to_end(tmp_path):
+    """The CLI as a user runs it (a fresh process, progress bars on): every stage, and a log where
+    each line says something once: no host warning, seed or callback line per run."""
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--no-progress", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    env = dict(os.environ, E2MC_HOME=str(tmp_path / "home"))
+    cmd = [sys.executable, "-m", "e2mc_plugin.cli", "demo", "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    printed = proc.stdout
     assert "top-1 accuracy" in printed and "+e2mc vs continued" in printed
     assert "[base] cache miss" in printed and "cache miss);" in printed
+
+    bars, lines = _log_lines(proc.stdout + proc.stderr)
+    assert any(b.startswith("seed 0 +e2mc (1 ep)") for b in bars)  # the progress bars stay
+    repeated = {line: n for line, n in collections.Counter(lines).items() if n > 1}
+    assert not repeated, f"lines printed more than once: {repeated}"
+    noise = ("Seed set to", "callbacks from entry point", "WARNING:", "Warning:", "replacing")
+    assert not [line for line in lines if any(n in line for n in noise)], lines
 
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
