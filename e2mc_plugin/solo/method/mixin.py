@@ -25,7 +25,11 @@ from e2mc_plugin.solo.method.finite import SAVE_REFUSED, raise_pending_nonfinite
 from e2mc_plugin.solo.method.param_groups import check_group_lrs, with_group_lrs
 from e2mc_plugin.solo.method.resume import check_resume, record_aux
 from e2mc_plugin.solo.recipe.parse import Recipe, parse_recipe
-from e2mc_plugin.solo.recipe.schema import ADAPTER_TOP_LEVEL_KEYS
+from e2mc_plugin.solo.recipe.schema import (
+    ADAPTER_TOP_LEVEL_KEYS,
+    ConfigError,
+    misplaced_recipe_key,
+)
 
 __all__ = ["SKIP_PRETRAINED_ENV", "AuxLossesMixin"]
 
@@ -67,6 +71,9 @@ class AuxLossesMixin:
             """The host's defaults and checks, plus the plugin blocks' defaults (args.json)."""
             from solo.utils.misc import omegaconf_select
 
+            problem = misplaced_recipe_key(cfg)  # before the defaults below hide a typo
+            if problem:
+                raise ConfigError(problem)
             cfg = super().add_and_assert_specific_cfg(cfg)
             cfg.aux_losses = omegaconf_select(cfg, "aux_losses", [])
             cfg.pretrained = omegaconf_select(cfg, "pretrained", None)
