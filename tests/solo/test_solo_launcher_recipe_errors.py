@@ -69,3 +69,24 @@ def test_linear_check_passes_a_good_recipe_and_leaves_other_command_lines_to_hyd
     check_linear_recipe([*FINETUNE, "e2mc_linear.backbone_lr=0.05"])
     check_linear_recipe([*FINETUNE, "e2mc_linear.backbone_lr=-1", "--cfg", "job"])  # not composed
     check_linear_recipe(["--config-path", str(CPU), "--config-name", "no_such_recipe"])
+
+
+@pytest.mark.slow
+@pytest.mark.host106
+def test_pretrain_recipe_error_is_one_line_naming_file_key_and_choices(tmp_path):
+    """A real ``e2mc-plugin pretrain``: a misspelled block fails in the host's ``parse_cfg``;
+    hydra used to print a 40-line traceback, exit 1."""
+    from launcher_env import cli, host_checkout, image_folder, tiny_pretrain_recipe
+
+    train = image_folder(tmp_path / "train", classes=2, per_class=4, seed=0)
+    (tmp_path / "recipes").mkdir()
+    recipe = tmp_path / "recipes" / "pretrain.yaml"
+    recipe.write_text(tiny_pretrain_recipe(train, name="typo"))
+    args = ["pretrain", "--cpu", "--config-path", "recipes", "--config-name", "pretrain.yaml",
+            "+aux_loss=[{name:e2mc}]"]  # fmt: skip
+    proc = cli(args, tmp_path, host_checkout(), check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: recipe {recipe}: aux_loss:"), last
+    assert "'aux_losses'" in last
