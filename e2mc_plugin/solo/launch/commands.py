@@ -53,6 +53,7 @@ from e2mc_plugin.solo.launch.overrides import (
     absolute_config_path,
     cpu_overrides,
     quote_equals,
+    renamed_recipe,
 )
 from e2mc_plugin.solo.launch.recipe_errors import FULL_ERROR_ENV, full_error_value, recipe_error
 from e2mc_plugin.solo.launch.relaunch import LauncherError, environ, prepare_host, run_host
@@ -143,6 +144,7 @@ def _summary_installed() -> bool:
 
 
 def _hydra_args(args: List[str], cpu: bool) -> Tuple[List[str], List[str]]:
+    renamed_recipe(args)
     args, notes = quote_equals(absolute_config_path(args))
     return (args + cpu_overrides(args) if cpu else args), notes
 
