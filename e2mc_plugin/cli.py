@@ -5,8 +5,11 @@ importing it stays cheap (torch, lightning and the host are imported by the sub-
 
 Errors: an expected error (bad input: the plugin's own errors, ``ValueError`` / ``TypeError`` /
 ``KeyError`` raised by plugin code, a missing or unwritable file) prints ``error: <its message>``
-and exits 2; any other exception prints one line and a hint, and exits 1. ``e2mc-plugin
---traceback COMMAND ...`` lets every exception through with its full traceback.
+and exits 2; any other exception prints one line and a hint, and exits 1 (the launcher's
+commands, pretrain / linear / knn / umap, print its traceback first: a run may have taken hours).
+``e2mc-plugin --traceback COMMAND ...`` lets every exception through with its full traceback.
+Recipe errors of pretrain / linear arrive as one line naming the recipe file and the key
+(:mod:`e2mc_plugin.solo.launch.recipe_errors`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import importlib
 import os
 import sys
 import sysconfig
+import traceback
 from typing import Dict, List, Optional, Tuple
 
 _LAUNCHER = "e2mc_plugin.solo.launch.commands"
@@ -168,6 +172,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"error: {error_message(err)}", file=sys.stderr)
             return 2
         first = (str(err).strip().splitlines() or [""])[0]
+        if module == _LAUNCHER:  # a run of hours: its traceback now, not after a rerun
+            traceback.print_exc()
+            print(f"error: {type(err).__name__}: {first} (unexpected error)", file=sys.stderr)
+            return 1
         print(
             f"error: {type(err).__name__}: {first}\n(unexpected error; run 'e2mc-plugin "
             f"--traceback {name} ...' for the full traceback)",

@@ -49,6 +49,7 @@ from e2mc_plugin.solo.recipe.schema import (
     ConfigError,
     HeadSpec,
     LinearSpec,
+    misplaced_recipe_key,
     parse_linear_block,
 )
 
@@ -67,6 +68,9 @@ def plugin_linear_model_class(host_cls: type) -> type:
 
     class E2MCLinearModel(host_cls):
         def __init__(self, backbone: nn.Module, cfg: Any, loss_func=None, mixup_func=None):
+            problem = misplaced_recipe_key(cfg)  # e.g. optimizer.e2mc_linear: read nowhere
+            if problem:
+                raise ConfigError(problem)
             spec = parse_linear_block(cfg.get(LINEAR_BLOCK))
             if spec.head is not None:
                 if not hasattr(backbone, "avgpool") or not hasattr(backbone, "inplanes"):
@@ -173,14 +177,19 @@ class PluginLinearModel(_HydraCallback):
     """Hydra callback: ``main_linear.py`` builds :func:`plugin_linear_model_class` during the job.
 
     ``task_function`` is the launcher's ``main``; its globals hold the ``LinearModel`` name the
-    script imported from ``solo.methods.linear``. Fails loudly when it is not there.
+    script imported from ``solo.methods.linear``.
+
+    Hydra turns an exception raised by a callback into a warning and runs the job anyway, so
+    nothing is validated here: the swapped class parses ``e2mc_linear`` in its constructor,
+    inside the job, where an error stops the run. Should the swap itself fail (a task without
+    ``LinearModel``), the plugin's ``RecipeGuard`` refuses the host model that then carries an
+    ``e2mc_linear`` block at ``setup``.
     """
 
     def __init__(self) -> None:
         self._saved: Optional[tuple] = None
 
     def on_job_start(self, config: Any, *, task_function: Any = None, **kwargs: Any) -> None:
-        parse_linear_block(config.get(LINEAR_BLOCK))  # bad blocks fail before any work
         scope = getattr(task_function, "__globals__", {})
         host_cls = scope.get("LinearModel")
         if not isinstance(host_cls, type):

@@ -75,8 +75,8 @@ PRETRAIN_DALI = {f"{name}_dali": spec for name, spec in PRETRAIN.items()}
 SPLITS = ("1pct", "10pct", "100pct")
 LINEAR_BASES = [f"linear/probe_{s}" for s in SPLITS]
 LINEAR = [f"linear/probe_{s}_{m}" for s in SPLITS for m in ("vicreg", "swav", "simsiam")]
-FINETUNE_BASES = ["finetune/semisup_1pct", "finetune/semisup_10pct"]
-FINETUNE = [f"finetune/semisup_{s}_{m}" for s in ("1pct", "10pct") for m in ("vicreg", "swav")]
+FINETUNE_BASES = ["finetuning/semisup_1pct", "finetuning/semisup_10pct"]
+FINETUNE = [f"finetuning/semisup_{s}_{m}" for s in ("1pct", "10pct") for m in ("vicreg", "swav")]
 TRANSFER = ["transfer/inat18_linear"]
 # recipes run by the plugin's LinearModel variant (hydra callback + e2mc_linear block)
 PLUGIN_LINEAR = [*FINETUNE_BASES, *FINETUNE, *TRANSFER, "cpu/finetune_cpu", "cpu/inat18_cpu"]
@@ -95,7 +95,7 @@ CPU = {
 }
 CPU_LINEAR = {  # CPU variant of a linear-launcher recipe -> the recipe it mirrors
     "cpu/probe_cpu": "linear/probe_100pct",
-    "cpu/finetune_cpu": "finetune/semisup_1pct_swav",
+    "cpu/finetune_cpu": "finetuning/semisup_1pct_swav",
     "cpu/inat18_cpu": "transfer/inat18_linear",
 }
 ALL_RECIPES = [
@@ -507,10 +507,10 @@ def test_solo_parse_cfg_gives_the_effective_lr(recipe, tmp_path):
 @pytest.mark.parametrize(
     # one launcher subprocess in the fast suite (about 20 s); the other in the slow one
     "recipe",
-    ["finetune/semisup_1pct", pytest.param("finetune/semisup_10pct", marks=pytest.mark.slow)],
+    ["finetuning/semisup_1pct", pytest.param("finetuning/semisup_10pct", marks=pytest.mark.slow)],
 )
 def test_finetune_recipe_composes_through_the_launcher(recipe, tmp_path):
-    """``e2mc-plugin linear --config-name finetune/semisup_1pct --cfg job`` (search-path plugin)."""
+    """``e2mc-plugin linear --config-name finetuning/semisup_1pct --cfg job`` (search path)."""
     pytest.importorskip("hydra_plugins.e2mc_plugin_searchpath", reason="search-path plugin absent")
     res = _launch("linear", ["--config-name", recipe, "--cfg", "job"], cwd=tmp_path)
     assert res.returncode == 0, _tail(res)

@@ -47,11 +47,14 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from e2mc_plugin.solo.launch.cpu_shim import cpu_shim
+from e2mc_plugin.solo.launch.linear_check import check_linear_recipe
 from e2mc_plugin.solo.launch.overrides import (
     absolute_config_path,
     cpu_overrides,
     quote_equals,
+    renamed_recipe,
 )
+from e2mc_plugin.solo.launch.recipe_errors import FULL_ERROR_ENV, full_error_value, recipe_error
 from e2mc_plugin.solo.launch.relaunch import LauncherError, environ, prepare_host, run_host
 
 __all__ = [
@@ -140,6 +143,7 @@ def _summary_installed() -> bool:
 
 
 def _hydra_args(args: List[str], cpu: bool) -> Tuple[List[str], List[str]]:
+    renamed_recipe(args)
     args, notes = quote_equals(absolute_config_path(args))
     return (args + cpu_overrides(args) if cpu else args), notes
 
@@ -212,6 +216,8 @@ def run(command: str, argv: Sequence[str]) -> int:
     with contextlib.ExitStack() as stack:
         if command in HYDRA_COMMANDS:
             stack.enter_context(environ(SUMMARY_ENV, command))
+            # the job's exceptions reach recipe_error below instead of hydra's long print
+            stack.enter_context(environ(FULL_ERROR_ENV, full_error_value()))
             if not _summary_installed():
                 print(
                     f"note: this e2mc-plugin install does not declare its {CALLBACKS_GROUP} "
@@ -227,8 +233,14 @@ def run(command: str, argv: Sequence[str]) -> int:
             tee = Tee(sys.stdout)
             stack.enter_context(contextlib.redirect_stdout(tee))
         try:
+            if command == "linear":
+                check_linear_recipe(args)  # before hydra's callbacks could swallow an error
             code = run_host(root / SCRIPTS[command], args)
         except Exception as err:
+            if command in HYDRA_COMMANDS:
+                recipe = recipe_error(err, args)
+                if recipe is not None:
+                    raise recipe from err
             hint = None if cpu or command in HYDRA_COMMANDS else _cuda_hint(command, err)
             if hint is None:
                 raise

@@ -8,6 +8,10 @@
   names): hydra's grammar rejects it unquoted (``mismatched input '='``). A plain value is quoted
   for the user (``key='/runs/x-ep=0.ckpt'``); a structured one (``{...}``, ``[...]``) raises
   :class:`OverrideError` with the quoted form to type instead.
+* a recipe folder that was renamed (:data:`RENAMED_GROUPS`): :class:`OverrideError` naming the new
+  name (``configs/finetune/`` became ``configs/finetuning/``: a config folder on hydra's search
+  path is a config group, and the group ``finetune`` made the host's key ``finetune=False``
+  impossible to set on the command line).
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ from typing import List, Optional, Sequence, Tuple
 
 __all__ = [
     "CPU_OVERRIDES",
+    "RENAMED_GROUPS",
     "OverrideError",
     "absolute_config_path",
     "cpu_overrides",
     "override_key",
     "quote_equals",
+    "renamed_recipe",
 ]
+
+#: recipe folders of the plugin's configs/ that were renamed: old -> new
+RENAMED_GROUPS = {"finetune": "finetuning"}
 
 CPU_OVERRIDES: Tuple[Tuple[str, str], ...] = (
     ("accelerator", "cpu"),
@@ -129,3 +138,31 @@ def quote_equals(argv: Sequence[str]) -> Tuple[List[str], List[str]]:
             f"must be quoted inside the override{hint}"
         )
     return out, notes
+
+
+def renamed_recipe(argv: Sequence[str]) -> None:
+    """:class:`OverrideError` for ``--config-name`` in a renamed recipe folder of the plugin
+    (``finetune/semisup_1pct_vicreg``) that the given ``--config-path`` does not hold."""
+    name = path = None
+    for i, arg in enumerate(argv):
+        for flags, slot in ((("--config-name", "-cn"), "name"), (("--config-path", "-cp"), "path")):
+            if arg in flags and i + 1 < len(argv):
+                value = argv[i + 1]
+            elif any(arg.startswith(f + "=") for f in flags):
+                value = arg.split("=", 1)[1]
+            else:
+                continue
+            name, path = (value, path) if slot == "name" else (name, value)
+    if not name or "/" not in name:
+        return
+    group, rest = name.split("/", 1)
+    if group not in RENAMED_GROUPS:
+        return
+    yaml_name = name if name.endswith(".yaml") else f"{name}.yaml"
+    if path and (Path(path) / yaml_name).is_file():
+        return  # the user's own folder of that name
+    raise OverrideError(
+        f"--config-name {name}: the recipe folder configs/{group}/ was renamed "
+        f"configs/{RENAMED_GROUPS[group]}/ ('{group}' is also the host's key, which a config "
+        f"group would hide on the command line); use --config-name {RENAMED_GROUPS[group]}/{rest}"
+    )

@@ -21,10 +21,15 @@ from torch import nn
 from e2mc_plugin.solo.host import compat
 from e2mc_plugin.solo.method.capture import aux_step
 from e2mc_plugin.solo.method.embedding import check_embedding, default_embedding
+from e2mc_plugin.solo.method.finite import SAVE_REFUSED, raise_pending_nonfinite
 from e2mc_plugin.solo.method.param_groups import check_group_lrs, with_group_lrs
 from e2mc_plugin.solo.method.resume import check_resume, record_aux
 from e2mc_plugin.solo.recipe.parse import Recipe, parse_recipe
-from e2mc_plugin.solo.recipe.schema import ADAPTER_TOP_LEVEL_KEYS
+from e2mc_plugin.solo.recipe.schema import (
+    ADAPTER_TOP_LEVEL_KEYS,
+    ConfigError,
+    misplaced_recipe_key,
+)
 
 __all__ = ["SKIP_PRETRAINED_ENV", "AuxLossesMixin"]
 
@@ -66,6 +71,9 @@ class AuxLossesMixin:
             """The host's defaults and checks, plus the plugin blocks' defaults (args.json)."""
             from solo.utils.misc import omegaconf_select
 
+            problem = misplaced_recipe_key(cfg)  # before the defaults below hide a typo
+            if problem:
+                raise ConfigError(problem)
             cfg = super().add_and_assert_specific_cfg(cfg)
             cfg.aux_losses = omegaconf_select(cfg, "aux_losses", [])
             cfg.pretrained = omegaconf_select(cfg, "pretrained", None)
@@ -169,12 +177,10 @@ class AuxLossesMixin:
             self.log("train_loss", loss.detach(), prog_bar=True)
         return out
 
-    def _raise_if_nonfinite(self) -> None:
-        """Each aux set's deferred finiteness check (one sync, raises naming loss and view)."""
-        for _, aux in self._aux_groups:
-            check = getattr(aux, "raise_if_nonfinite", None)
-            if check is not None:
-                check()
+    def _raise_if_nonfinite(self, when: str = "") -> None:
+        """Each aux set's deferred finiteness check (one sync, raises naming loss, view, epoch
+        and global step)."""
+        raise_pending_nonfinite(self, (aux for _, aux in self._aux_groups), when)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int, *args: Any) -> None:
         super().on_train_batch_end(outputs, batch, batch_idx, *args)
@@ -187,6 +193,11 @@ class AuxLossesMixin:
             self._raise_if_nonfinite()
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        # runs inside trainer.save_checkpoint before anything is written, for every writer
+        # (solo's Checkpointer, Lightning's ModelCheckpoint, a user's call): a pending deferred
+        # NaN/Inf flag raises here, so non-finite weights never replace the last good file
+        if self._aux_groups:
+            self._raise_if_nonfinite(SAVE_REFUSED)
         super().on_save_checkpoint(checkpoint)
         record_aux(checkpoint, self._recipe)
 

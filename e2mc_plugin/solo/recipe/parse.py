@@ -20,6 +20,7 @@ from e2mc_plugin.solo.recipe.schema import (
     ADAPTER_KEYS,
     RESUME_OVERRIDE_KEY,
     ConfigError,
+    flag,
     misplaced_recipe_key,
     parse_pretrained,
     validate_aux_losses,
@@ -101,10 +102,7 @@ def parse_recipe(cfg: Mapping[str, Any]) -> Recipe:
         AuxEntry(i, spec, embedding, _build(i, spec)) for i, (spec, embedding) in enumerate(specs)
     )
     override = compat.to_plain(cfg.get(RESUME_OVERRIDE_KEY, False))
-    if override is None:
-        override = False
-    if not isinstance(override, bool):
-        raise ConfigError(f"{RESUME_OVERRIDE_KEY}: expected true or false, got {override!r}")
+    override = False if override is None else flag(RESUME_OVERRIDE_KEY, override)
     return Recipe(
         aux=aux,
         pretrained=parse_pretrained(cfg.get("pretrained")),

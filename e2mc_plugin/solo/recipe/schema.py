@@ -48,6 +48,7 @@ __all__ = [
     "ADAPTER_TOP_LEVEL_KEYS",
     "LINEAR_BLOCK",
     "METHOD_BLOCKS",
+    "PLUGIN_TOP_LEVEL_KEYS",
     "RECIPE_BLOCKS",
     "RESUME_OVERRIDE_KEY",
     "SUFFIX",
@@ -55,6 +56,7 @@ __all__ = [
     "ConfigError",
     "HeadSpec",
     "LinearSpec",
+    "flag",
     "parse_linear_block",
     "misplaced_recipe_key",
     "parse_pretrained",
@@ -86,45 +88,99 @@ class ConfigError(ValueError):
     """A recipe block is invalid; the message names the key and the valid choices."""
 
 
+#: every top-level key the plugin reads: a misspelling of one, or one nested under a host block,
+#: is refused (the host would ignore it)
+PLUGIN_TOP_LEVEL_KEYS = RECIPE_BLOCKS + (RESUME_OVERRIDE_KEY,)
+
+_BOOL_WORDS = "true or false (a YAML bool, without quotes)"
+
+
+def flag(key: str, value: Any) -> bool:
+    """The one parser of the recipe's boolean fields: a real bool (numpy's too), else
+    :class:`ConfigError` naming ``key``. A string is refused, not read: ``bool("false")`` is true,
+    and a quoted ``'false'`` (YAML, hydra's command line) is a string."""
+    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        value = bool(value)
+    if isinstance(value, bool):
+        return value
+    hint = "; write it without quotes" if isinstance(value, str) else ""
+    raise ConfigError(f"{key}: expected {_BOOL_WORDS}, got {value!r}{hint}")
+
+
 def _squash(key: str) -> str:
-    return key.lower().replace("_", "").replace("-", "")
+    return key.lower().replace("auxiliary", "aux").replace("_", "").replace("-", "")
 
 
 def _close_block(key: Any) -> Optional[str]:
-    """The plugin block ``key`` is a misspelling of (``aux_loss`` -> ``aux_losses``), or None."""
-    if not isinstance(key, str) or key in RECIPE_BLOCKS:
+    """The plugin key ``key`` is a misspelling of (``aux_loss``, ``auxiliary_losses`` ->
+    ``aux_losses``), or None."""
+    if not isinstance(key, str) or key in PLUGIN_TOP_LEVEL_KEYS:
         return None
-    for block in RECIPE_BLOCKS:
-        if _squash(key) == _squash(block):
-            return block
-    close = difflib.get_close_matches(key.lower(), RECIPE_BLOCKS, n=1, cutoff=0.8)
-    return close[0] if close else None
+    squashed = {_squash(block): block for block in PLUGIN_TOP_LEVEL_KEYS}
+    if _squash(key) in squashed:
+        return squashed[_squash(key)]
+    close = difflib.get_close_matches(_squash(key), list(squashed), n=1, cutoff=0.85)
+    return squashed[close[0]] if close else None
+
+
+def _tree(cfg: Any) -> Any:
+    """A DictConfig as plain containers WITHOUT resolving (no interpolation or ``???`` can fail
+    here); anything else unchanged."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(cfg, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(cfg, resolve=False, throw_on_missing=False)
+    except ImportError:  # pragma: no cover
+        pass
+    return cfg
+
+
+def _nested_plugin_keys(node: Any, path: str):
+    """``(dotted parent path, key, the plugin key it is or resembles)`` below ``path``."""
+    items = node.items() if isinstance(node, Mapping) else enumerate(node)
+    for key, value in items:
+        if isinstance(node, Mapping):
+            block = key if key in PLUGIN_TOP_LEVEL_KEYS else _close_block(key)
+            if block is not None:
+                yield path, key, block
+                continue
+            child = f"{path}.{key}"
+        else:
+            child = f"{path}[{key}]"
+        if isinstance(value, (Mapping, list, tuple)):
+            yield from _nested_plugin_keys(value, child)
 
 
 def misplaced_recipe_key(cfg: Mapping[str, Any]) -> Optional[str]:
-    """The error message for the first misspelled or misplaced plugin block in ``cfg``, or None.
+    """The error message for the first misspelled or misplaced plugin key in ``cfg``, or None.
 
-    Checked: top-level keys that closely match a plugin block (``aux_loss``, ``pretrain``,
-    ``auxlosses``), and plugin blocks (or close matches) under ``method_kwargs``, where the host
-    would ignore them.
+    Checked: top-level keys that closely match a plugin key (``aux_loss``, ``pretrain``,
+    ``auxiliary_losses``), and plugin keys (or close matches) anywhere below a host block
+    (``method_kwargs.aux_losses``, ``optimizer.e2mc_linear``, ``data.pretrained``), where the host
+    would ignore them. The plugin's own blocks are checked by their parsers.
     """
+    cfg = _tree(cfg)
     for key in cfg:
         block = _close_block(key)
         if block is not None:
             return (
-                f"{key}: unknown top-level key, did you mean {block!r}? (plugin blocks: "
-                f"{', '.join(RECIPE_BLOCKS)}); as written it would be ignored"
+                f"{key}: unknown top-level key, did you mean {block!r}? (plugin keys: "
+                f"{', '.join(PLUGIN_TOP_LEVEL_KEYS)}); as written it would be ignored"
             )
-    method_kwargs = cfg.get("method_kwargs")
-    if isinstance(method_kwargs, Mapping):
-        for key in method_kwargs:
-            block = key if key in RECIPE_BLOCKS else _close_block(key)
-            if block is not None:
-                return (
-                    f"method_kwargs.{key}: the plugin block {block!r} belongs at the top level of "
-                    f"the recipe, not under method_kwargs (the host ignores it there); move it "
-                    f"to '{block}:'"
-                )
+    for key, value in cfg.items():
+        if key in PLUGIN_TOP_LEVEL_KEYS or key == "hydra":  # hydra.callbacks.e2mc_linear: ok
+            continue
+        if not isinstance(value, (Mapping, list, tuple)):
+            continue
+        for parent, nested, block in _nested_plugin_keys(value, str(key)):
+            what = f"the plugin block {block!r}"
+            if nested != block:
+                what = f"a misspelling of {what}"
+            return (
+                f"{parent}.{nested}: {what} belongs at the top level of the recipe, not under "
+                f"{parent} (the host ignores it there); move it to '{block}:'"
+            )
     return None
 
 
@@ -273,4 +329,5 @@ def _parse_head(head: Any) -> HeadSpec:
             raise ConfigError(
                 f"{LINEAR_BLOCK}.head.{key}: expected a positive integer, got {value!r}"
             )
-    return HeadSpec(kernel=kernel, stride=stride, batchnorm=bool(head.get("batchnorm", True)))
+    batchnorm = flag(f"{LINEAR_BLOCK}.head.batchnorm", head.get("batchnorm", True))
+    return HeadSpec(kernel=kernel, stride=stride, batchnorm=batchnorm)
