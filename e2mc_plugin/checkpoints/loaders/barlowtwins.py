@@ -13,7 +13,8 @@
       module.bn.*                      BatchNorm1d(8192, affine=False) on the embeddings
 
 solo-learn's ``barlow_twins`` projector (``solo/methods/barlow_twins.py``) is the same stack with
-a bias on each Linear: the biases are created as zeros (the same function), and ``module.bn``'s
+a bias on each Linear: the biases are created as zeros (the same function) and reported as absent
+in the source (the method keeps them zero and frozen), and ``module.bn``'s
 running statistics are dropped (solo's ``barlow_loss_func`` normalises with a fresh
 ``BatchNorm1d(affine=False)`` in training mode, i.e. batch statistics, as the official loss does).
 """
@@ -22,9 +23,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-import torch
 from torch import Tensor
 
+from e2mc_plugin.checkpoints.absent import add_zero_bias
 from e2mc_plugin.checkpoints.loaders.vicreg import VICRegBackbone
 from e2mc_plugin.checkpoints.registry import (
     CheckpointLoader,
@@ -103,11 +104,7 @@ class BarlowTwinsFull(CheckpointLoader):
         out = rename(state, rules, report)
         for key, weight in list(out.items()):
             if key.startswith("projector.") and key.endswith(".weight") and weight.dim() == 2:
-                bias = key[: -len("weight")] + "bias"
-                out[bias] = torch.zeros(weight.shape[0], dtype=weight.dtype)
-                report.created[bias] = (
-                    "zeros: the official projector Linears have bias=False, solo-learn's have one"
-                )
+                add_zero_bias(out, key, report)
         return out, report
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:

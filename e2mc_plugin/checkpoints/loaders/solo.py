@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from torch import Tensor
 
+from e2mc_plugin.checkpoints.absent import ABSENT_RECORD_KEY, recorded_absent
 from e2mc_plugin.checkpoints.registry import (
     CheckpointLoader,
     is_tensor_dict,
@@ -30,9 +31,13 @@ def _state(raw: Any) -> Any:
 
 
 def _convert(raw: Mapping, renames: List[Tuple[str, Optional[str]]]):
-    report = LoadReport(dropped=[k for k in raw if k != "state_dict"])
+    """Renamed tensors; the keys the file records as absent in its original source (a converted
+    official file, a run initialized from one) stay listed as such."""
+    report = LoadReport(dropped=[k for k in raw if k not in ("state_dict", ABSENT_RECORD_KEY)])
     rules: List[Tuple[str, Optional[str]]] = [(p, None) for p in _DROP] + renames + [("", "")]
-    return rename(raw["state_dict"], rules, report), report
+    state = rename(raw["state_dict"], rules, report)
+    report.absent_in_source = recorded_absent(raw, report)
+    return state, report
 
 
 @register_checkpoint_loader("solo")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Tuple
 
-import torch
 from torch import Tensor
 
+from e2mc_plugin.checkpoints.absent import add_zero_bias
 from e2mc_plugin.checkpoints.registry import (
     CheckpointLoader,
     is_tensor_dict,
@@ -42,7 +42,8 @@ class VICRegFull(CheckpointLoader):
     """``resnet50_fullckpt.pth``: ``{"model": {module.backbone.*, module.projector.*}, ...}``.
 
     The official projector's last Linear has ``bias=False``; solo-learn's has a bias, which is
-    created as zeros (the same function) and reported.
+    created as zeros (the same function) and reported as absent in the source (the method keeps
+    it zero and frozen).
     """
 
     method = "vicreg"
@@ -67,11 +68,6 @@ class VICRegFull(CheckpointLoader):
         )
         if linears:
             last = linears[-1]
-            bias = f"projector.{last}.bias"
-            if bias not in state:
-                weight = state[f"projector.{last}.weight"]
-                state[bias] = torch.zeros(weight.shape[0], dtype=weight.dtype)
-                report.created[bias] = (
-                    "zeros: the official last projector Linear has bias=False, solo-learn's has one"
-                )
+            if f"projector.{last}.bias" not in state:
+                add_zero_bias(state, f"projector.{last}.weight", report)
         return state, report
