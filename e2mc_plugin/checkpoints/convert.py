@@ -1,10 +1,11 @@
 """``e2mc-plugin convert``: any supported checkpoint -> a host checkpoint directory.
 
 ``DIR/<name>.ckpt`` holds ``{"state_dict": <solo-learn 1.0.6 names>, "pytorch-lightning_version":
-..., "epoch": 0, "global_step": 0, "e2mc_plugin": {...}}`` (tensors, strings and numbers only, so
-``torch.load(weights_only=True)`` reads it). ``DIR/args.json`` is a resolved cfg from which the
-host's unmodified ``main_knn.py`` rebuilds the model
-(``METHODS[args["method"]].load_from_checkpoint(ckpt, strict=False, cfg=args)``) and which
+..., "epoch": 0, "global_step": 0, "e2mc_plugin": {...}, "e2mc_plugin_absent_in_source": [...]}``
+(tensors, strings and numbers only, so ``torch.load(weights_only=True)`` reads it; the last entry
+names the parameters the source layers lack, see :mod:`~e2mc_plugin.checkpoints.absent`).
+``DIR/args.json`` is a resolved cfg from which the host's unmodified ``main_knn.py`` rebuilds the
+model (``METHODS[args["method"]].load_from_checkpoint(ckpt, strict=False, cfg=args)``) and which
 ``main_linear.py`` does not need (it keeps the ``backbone.`` keys of
 ``pretrained_feature_extractor``).
 
@@ -25,6 +26,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import torch
 
+from e2mc_plugin.checkpoints.absent import ABSENT_RECORD_KEY
 from e2mc_plugin.checkpoints.host_args import (
     METHOD_DEFAULTS,
     build_args,
@@ -220,7 +222,10 @@ def convert(
         name,
         force=force,
         protected=_protected(src, loaded.format),
-        extra={"e2mc_plugin": {"source": src, "format": loaded.format, "report": report}},
+        extra={
+            "e2mc_plugin": {"source": src, "format": loaded.format, "report": report},
+            ABSENT_RECORD_KEY: list(loaded.report.absent_in_source),
+        },
         verify=lambda path: verify_backbone_coverage(path, shapes),
     )
     return {

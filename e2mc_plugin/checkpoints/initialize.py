@@ -92,6 +92,11 @@ def initialize_from_checkpoint(
 
     After loading, every momentum network (``model.momentum_pairs``) that the checkpoint did
     not fill completely is set to a copy of its online network, if that received weights.
+
+    The returned ``absent_in_source`` names the loaded model parameters that the source layer
+    does not have (zeros for a ``bias=False`` Linear); this function leaves them trainable: the
+    host adapter (:mod:`e2mc_plugin.solo.method.frozen`) keeps them zero, frozen and out of the
+    optimizer.
     """
     if scope not in SCOPES:
         raise ValueError(f"scope: {scope!r} is not one of {', '.join(SCOPES)}")
@@ -157,6 +162,11 @@ def initialize_from_checkpoint(
             report.mapped[inverse[key]] = name
         else:
             report.created[name] = loaded.report.created.get(key, "made by the loader")
+    report.absent_in_source = [
+        name
+        for name in (_to_model_name(k, legacy) for k in loaded.report.absent_in_source)
+        if name in to_load
+    ]
     for key in unexpected:
         report.skipped[key] = "not in the model"
     report.skipped.update(mismatched)

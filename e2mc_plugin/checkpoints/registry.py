@@ -220,16 +220,6 @@ def unwrap(raw: Any, key: str, *, flat: bool = True) -> Tuple[Any, LoadReport]:
     return (raw if flat else None), LoadReport()
 
 
-def zero_biases(state: Dict[str, Tensor], weights: Sequence[str], report: LoadReport, why: str):
-    """Add a zero ``bias`` beside each Linear ``weight`` key that has none (a release's
-    ``bias=False`` Linear is solo-learn's Linear with a zero bias: the same function)."""
-    for key in weights:
-        bias = key[: -len("weight")] + "bias"
-        if bias not in state:
-            state[bias] = torch.zeros(state[key].shape[0], dtype=state[key].dtype)
-            report.created[bias] = f"zeros: {why}"
-
-
 def rename(
     state: Mapping[str, Tensor],
     rules: List[Tuple[str, Optional[str]]],

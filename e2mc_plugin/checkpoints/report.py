@@ -26,6 +26,9 @@ class LoadReport:
     Attributes:
         mapped: source key -> destination key, for every tensor taken from the file.
         created: destination key -> why it was made up (no source tensor), e.g. a zero bias.
+        absent_in_source: the created keys that stand for a parameter the source layer does not
+            have (a ``bias=False`` Linear): a method initialized from the file keeps them zero,
+            frozen and out of the optimizer (see :mod:`e2mc_plugin.checkpoints.absent`).
         dropped: source keys deliberately not used (classifier, queue, optimizer state...).
         untouched: destination keys of the model left as initialised (e.g. ``classifier.*``).
         skipped: checkpoint key -> why it was not applied to the model (``strict=False`` only:
@@ -34,6 +37,7 @@ class LoadReport:
 
     mapped: Dict[str, str] = field(default_factory=dict)
     created: Dict[str, str] = field(default_factory=dict)
+    absent_in_source: List[str] = field(default_factory=list)
     dropped: List[str] = field(default_factory=list)
     untouched: List[str] = field(default_factory=list)
     skipped: Dict[str, str] = field(default_factory=dict)
@@ -46,7 +50,15 @@ class LoadReport:
             more = f" (+{len(renamed) - 3} more)" if len(renamed) > 3 else ""
             lines.append("  renamed e.g. " + ", ".join(f"{s} -> {d}" for s, d in shown) + more)
         by_reason: Dict[str, List[str]] = {}
+        absent = set(self.absent_in_source)
+        if absent:
+            lines.append(
+                f"absent in the source (bias=False), created as zeros and kept zero, frozen and "
+                f"out of the optimizer: {', '.join(self.absent_in_source)}"
+            )
         for dst, why in self.created.items():
+            if dst in absent:
+                continue
             by_reason.setdefault(why, []).append(dst)
         for why, keys in by_reason.items():
             what = keys[0] if len(keys) == 1 else f"{len(keys)} tensors: {group_keys(keys)}"

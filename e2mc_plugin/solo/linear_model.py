@@ -7,7 +7,9 @@ A.2.2, A.2.3; reference ``eval_semisup.py`` / ``eval_linear.py``):
 - semi-supervised fine-tuning with separate backbone and classifier lrs, cosine or step decay by
   0.2 at epochs 12 and 16;
 - the iNat18 transfer probe: res5 -> AvgPool(6, stride 1) -> BatchNorm -> linear
-  (:mod:`e2mc_plugin.evaluation.probe_head`).
+  (:mod:`e2mc_plugin.evaluation.probe_head`);
+- the reference's probe classifier initialization, N(0, 0.01^2) weights and zero bias
+  (``classifier_init: reference``; the host keeps PyTorch's default).
 
 A recipe asks for them with an ``e2mc_linear:`` block and the hydra callback
 :class:`PluginLinearModel`, which swaps the ``LinearModel`` name that ``main_linear.py``'s
@@ -18,7 +20,7 @@ afterwards. Host files are never edited; recipes without the callback run the ho
       callbacks:
         e2mc_linear:
           _target_: e2mc_plugin.solo.linear_model.PluginLinearModel
-    e2mc_linear: {backbone_lr: 0.03, lr_decay_gamma: 0.2, head: null}
+    e2mc_linear: {backbone_lr: 0.03, lr_decay_gamma: 0.2, head: null, classifier_init: null}
 
 (the block's schema: :mod:`e2mc_plugin.solo.recipe.schema`). The backbone lr is scaled by the
 host's own rule (:func:`e2mc_plugin.solo.host.devices.lr_scale`); the class pickles by name
@@ -39,6 +41,7 @@ from torch import nn
 from e2mc_plugin.evaluation.probe_head import (
     PooledBNLinear,
     pooled_positions,
+    reference_init,
     resnet_res5_size,
     transfer_pool,
 )
@@ -88,6 +91,7 @@ def plugin_linear_model_class(host_cls: type) -> type:
                 self.classifier = PooledBNLinear(
                     backbone.inplanes, positions, cfg.data.num_classes, spec.head.batchnorm
                 )
+            init_classifier(self.classifier, spec.classifier_init)
             if spec.backbone_lr is not None and not self.finetune:
                 raise ConfigError(
                     f"{LINEAR_BLOCK}.backbone_lr needs finetune: True (frozen backbone)"
@@ -153,6 +157,19 @@ def plugin_linear_model_class(host_cls: type) -> type:
 
 
 _SUFFIX = "E2MC"
+
+
+def init_classifier(classifier: nn.Module, how: Optional[str]) -> None:
+    """``e2mc_linear.classifier_init`` on the classifier's Linear (the host's ``nn.Linear`` or
+    the res5 head's ``linear``): ``reference`` = N(0, 0.01^2) weights and zero bias (the
+    reference ``eval_linear.py``), ``default`` = PyTorch's ``reset_parameters``, None = as built."""
+    if how is None:
+        return
+    linear = classifier if isinstance(classifier, nn.Linear) else classifier.linear
+    if how == "reference":
+        reference_init(linear)
+    else:
+        linear.reset_parameters()
 
 
 def _rebuild(name: str) -> Optional[type]:

@@ -19,6 +19,8 @@ import torch
 import torchvision
 from torch import nn
 
+from e2mc_plugin.testing import official
+
 try:
     HOST: Optional[str] = metadata.version("solo-learn")
 except metadata.PackageNotFoundError:
@@ -43,12 +45,9 @@ def prefixed(prefix: str, state: Dict[str, torch.Tensor]) -> Dict[str, torch.Ten
 
 
 def vicreg_projector(features: int, hidden: int) -> nn.Sequential:
-    """facebookresearch/vicreg ``Projector``: the last Linear has no bias."""
-    return nn.Sequential(
-        nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(True),
-        nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(True),
-        nn.Linear(hidden, hidden, bias=False),
-    )  # fmt: skip
+    """facebookresearch/vicreg ``Projector`` (mlp ``hidden-hidden-hidden``): the last Linear has
+    no bias."""
+    return official.vicreg_projector([features, hidden, hidden, hidden])
 
 
 def _optimizer_state() -> dict:

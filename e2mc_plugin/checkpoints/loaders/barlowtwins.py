@@ -13,7 +13,8 @@
       module.bn.*                      BatchNorm1d(8192, affine=False) on the embeddings
 
 solo-learn's ``barlow_twins`` projector (``solo/methods/barlow_twins.py``) is the same stack with
-a bias on each Linear: the biases are created as zeros (the same function), and ``module.bn``'s
+a bias on each Linear: the biases are created as zeros (the same function) and reported as absent
+in the source (the method keeps them zero and frozen), and ``module.bn``'s
 running statistics are dropped (solo's ``barlow_loss_func`` normalises with a fresh
 ``BatchNorm1d(affine=False)`` in training mode, i.e. batch statistics, as the official loss does).
 """
@@ -24,6 +25,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from torch import Tensor
 
+from e2mc_plugin.checkpoints.absent import add_zero_bias
 from e2mc_plugin.checkpoints.loaders.vicreg import VICRegBackbone
 from e2mc_plugin.checkpoints.registry import (
     CheckpointLoader,
@@ -31,7 +33,6 @@ from e2mc_plugin.checkpoints.registry import (
     register_checkpoint_loader,
     rename,
     unwrap,
-    zero_biases,
 )
 from e2mc_plugin.checkpoints.report import LoadReport
 
@@ -94,9 +95,9 @@ class BarlowTwinsFull(CheckpointLoader):
             ("module.bn.", None),
         ]
         out = rename(state, rules, report)
-        linears = [k for k, w in out.items() if k.startswith("projector.") and w.dim() == 2]
-        why = "the official projector Linears have bias=False, solo-learn's have one"
-        zero_biases(out, linears, report, why)
+        for key, weight in list(out.items()):
+            if key.startswith("projector.") and key.endswith(".weight") and weight.dim() == 2:
+                add_zero_bias(out, key, report)
         return out, report
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:

@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from torch import Tensor
 
+from e2mc_plugin.checkpoints.absent import ABSENT_RECORD_KEY, recorded_absent
 from e2mc_plugin.checkpoints.registry import (
     CheckpointLoader,
     is_tensor_dict,
@@ -13,7 +14,6 @@ from e2mc_plugin.checkpoints.registry import (
     rename,
     unwrap,
 )
-from e2mc_plugin.checkpoints.report import LoadReport
 
 # Not carried into continued pretraining: the online classifiers (trained for the source
 # dataset's classes; a fresh one is trained online) and the memory banks / queues, which hold
@@ -31,9 +31,14 @@ def _state(raw: Any) -> Any:
 
 
 def _convert(raw: Mapping, renames: List[Tuple[str, Optional[str]]]):
+    """Renamed tensors; the keys the file records as absent in its original source (a converted
+    official file, a run initialized from one) stay listed as such."""
     state, report = unwrap(raw, "state_dict", flat=False)
+    report.dropped = [k for k in report.dropped if k != ABSENT_RECORD_KEY]
     rules: List[Tuple[str, Optional[str]]] = [(p, None) for p in _DROP] + renames + [("", "")]
-    return rename(state, rules, report), report
+    state = rename(state, rules, report)
+    report.absent_in_source = recorded_absent(raw, report)
+    return state, report
 
 
 @register_checkpoint_loader("solo")

@@ -6,6 +6,7 @@ from typing import Any, Dict, Tuple
 
 from torch import Tensor
 
+from e2mc_plugin.checkpoints.absent import add_zero_bias
 from e2mc_plugin.checkpoints.registry import (
     CheckpointLoader,
     is_tensor_dict,
@@ -13,7 +14,6 @@ from e2mc_plugin.checkpoints.registry import (
     register_checkpoint_loader,
     rename,
     unwrap,
-    zero_biases,
 )
 from e2mc_plugin.checkpoints.report import LoadReport
 
@@ -43,7 +43,8 @@ class VICRegFull(CheckpointLoader):
     """``resnet50_fullckpt.pth``: ``{"model": {module.backbone.*, module.projector.*}, ...}``.
 
     The official projector's last Linear has ``bias=False``; solo-learn's has a bias, which is
-    created as zeros (the same function) and reported.
+    created as zeros (the same function) and reported as absent in the source (the method keeps
+    it zero and frozen).
     """
 
     method = "vicreg"
@@ -66,6 +67,8 @@ class VICRegFull(CheckpointLoader):
             for k, v in state.items()
             if k.startswith("projector.") and k.endswith(".weight") and v.dim() == 2
         )
-        why = "the official last projector Linear has bias=False, solo-learn's has one"
-        zero_biases(state, [f"projector.{linears[-1]}.weight"] if linears else [], report, why)
+        if linears:
+            last = linears[-1]
+            if f"projector.{last}.bias" not in state:
+                add_zero_bias(state, f"projector.{last}.weight", report)
         return state, report

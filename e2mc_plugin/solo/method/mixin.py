@@ -7,7 +7,9 @@ keeps its forward, its own loss, optimizers, momentum updates and checkpoints::
     loss = host.training_step(batch) + sum_g AuxLossSet_g(large_views_g, all_views_g)["loss"]
 
 ``aux_losses: []`` registers nothing and adds no operation: the wrapped class is then the host
-method bit for bit (same parameters, same RNG use, same losses).
+method bit for bit (same parameters, same RNG use, same losses). One exception, from
+``pretrained:``: a parameter the source checkpoint lacks (a ``bias=False`` layer) is kept zero,
+frozen and out of the optimizer (:mod:`e2mc_plugin.solo.method.frozen`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from e2mc_plugin.solo.host import compat
 from e2mc_plugin.solo.method.capture import aux_step
 from e2mc_plugin.solo.method.embedding import check_embedding, default_embedding
 from e2mc_plugin.solo.method.finite import SAVE_REFUSED, raise_pending_nonfinite
+from e2mc_plugin.solo.method.frozen import (
+    freeze_absent,
+    record_absent,
+    restore_absent,
+    without_params,
+)
 from e2mc_plugin.solo.method.param_groups import check_group_lrs, with_group_lrs
 from e2mc_plugin.solo.method.resume import check_resume, record_aux
 from e2mc_plugin.solo.recipe.parse import Recipe, parse_recipe
@@ -104,6 +112,8 @@ class AuxLossesMixin:
                     self.num_small_crops,
                 )
         self.pretrained_report = None
+        # parameters the pretrained source lacks (bias=False layers): zero, frozen, not optimized
+        self._absent_in_source: List[str] = []
 
     def load_pretrained(self) -> Any:
         """Initialize from the recipe's ``pretrained:`` block now (once); the LoadReport or None.
@@ -126,6 +136,9 @@ class AuxLossesMixin:
             self, loaded, strict=strict, scope=spec.scope
         )
         log.info("pretrained: initialized from %s\n%s", spec.path, self.pretrained_report)
+        self._absent_in_source = freeze_absent(
+            self, self.pretrained_report.absent_in_source, f"pretrained {spec.path}"
+        )
         return self.pretrained_report
 
     def setup(self, stage: Optional[str] = None) -> None:
@@ -140,7 +153,7 @@ class AuxLossesMixin:
 
     @property
     def learnable_params(self) -> List[Dict[str, Any]]:
-        params = super().learnable_params
+        params = without_params(self, super().learnable_params, self._absent_in_source)
         if self._param_group_lr:
             params = with_group_lrs(self, params, self._param_group_lr)
         extra = [p for _, m in self._aux_groups for p in m.parameters() if p.requires_grad]
@@ -200,7 +213,9 @@ class AuxLossesMixin:
             self._raise_if_nonfinite(SAVE_REFUSED)
         super().on_save_checkpoint(checkpoint)
         record_aux(checkpoint, self._recipe)
+        record_absent(checkpoint, self._absent_in_source)
 
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)
         check_resume(checkpoint, self._recipe)
+        self._absent_in_source = restore_absent(self, checkpoint)

@@ -24,6 +24,8 @@ e2mc_linear:                # main_linear.py with the PluginLinearModel hydra ca
                             # optimizer.lr by solo's batch rule; null = optimizer.lr (host)
   lr_decay_gamma: 0.2       # factor of scheduler.name "step" (host: 0.1)
   head: {name: res5_pool_bn, kernel: 6, stride: 1, batchnorm: true}   # or null (host head)
+  classifier_init: reference  # the classifier Linear: reference = N(0, 0.01^2) weights, zero
+                            # bias (eval_linear.py); default = PyTorch's; null = as built
 ```
 The first four are read by the wrapped method (``method: <name>_aux``,
 :func:`e2mc_plugin.solo.recipe.parse.parse_recipe`), ``e2mc_linear`` by the fine-tuning model
@@ -46,6 +48,7 @@ from e2mc_plugin.solo.host.compat import to_plain
 __all__ = [
     "ADAPTER_KEYS",
     "ADAPTER_TOP_LEVEL_KEYS",
+    "CLASSIFIER_INITS",
     "LINEAR_BLOCK",
     "METHOD_BLOCKS",
     "PLUGIN_TOP_LEVEL_KEYS",
@@ -265,7 +268,10 @@ def validate_param_group_lr(value: Any) -> Dict[str, float]:
 
 # --- e2mc_linear
 
-_LINEAR_KEYS = ("backbone_lr", "lr_decay_gamma", "head")
+_LINEAR_KEYS = ("backbone_lr", "lr_decay_gamma", "head", "classifier_init")
+#: ``e2mc_linear.classifier_init`` values (None: as built: the host's Linear keeps PyTorch's
+#: default, the res5_pool_bn head is built with the reference's)
+CLASSIFIER_INITS = ("reference", "default")
 _HEADS = ("res5_pool_bn",)
 _HEAD_KEYS = ("name", "kernel", "stride", "batchnorm")
 
@@ -282,6 +288,7 @@ class LinearSpec:
     backbone_lr: Optional[float] = None  # base (per-256) lr; None = the classifier's
     lr_decay_gamma: float = 0.1
     head: Optional[HeadSpec] = None
+    classifier_init: Optional[str] = None  # one of CLASSIFIER_INITS, None = as built
 
 
 def _number(value: Any, key: str) -> float:
@@ -305,10 +312,17 @@ def parse_linear_block(block: Any) -> LinearSpec:
         )
     backbone_lr = block.get("backbone_lr")
     head = block.get("head")
+    init = block.get("classifier_init")
+    if init is not None and init not in CLASSIFIER_INITS:
+        raise ConfigError(
+            f"{LINEAR_BLOCK}.classifier_init: unknown initialization {init!r}; valid: "
+            f"{', '.join(CLASSIFIER_INITS)} (or null: as built)"
+        )
     return LinearSpec(
         backbone_lr=None if backbone_lr is None else _number(backbone_lr, "backbone_lr"),
         lr_decay_gamma=_number(block.get("lr_decay_gamma", 0.1), "lr_decay_gamma"),
         head=None if head is None else _parse_head(head),
+        classifier_init=init,
     )
 
 
