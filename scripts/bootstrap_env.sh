@@ -43,9 +43,9 @@ ensure_base() {
 # make_host_venv NAME REQUIREMENTS SOLO_SPEC
 make_host_venv() {
   local name=$1 req=$2 solo=$3 venv=$E2MC_HOME/host-$1
-  local src_rev=""
+  local nodeps=${req%.txt}-no-deps.txt src_rev=""
   if [ -d "$solo" ]; then src_rev=$(cd "$solo" && { git rev-parse HEAD 2>/dev/null || find . -name '*.py' -newer setup.py | wc -l; }); fi
-  local stamp; stamp=$( { stamp_of "$ROOT/requirements/common.txt" "$ROOT/requirements/torch-pins.txt" "$ROOT/$req" "$ROOT/setup.cfg" "$ROOT/scripts/bootstrap_env.sh"; echo "$ROOT $solo $src_rev"; cat "$BASE/.stamp"; } | sha256sum | cut -c1-16)
+  local stamp; stamp=$( { stamp_of "$ROOT/requirements/common.txt" "$ROOT/requirements/torch-pins.txt" "$ROOT/$req" "$ROOT/$nodeps" "$ROOT/setup.cfg" "$ROOT/scripts/bootstrap_env.sh"; echo "$ROOT $solo $src_rev"; cat "$BASE/.stamp"; } | sha256sum | cut -c1-16)
   if up_to_date "$venv" "$stamp"; then log "host $name: up to date ($venv)"; return 0; fi
   log "host $name: building $venv"
   [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
@@ -54,6 +54,11 @@ make_host_venv() {
   # torch-pins.txt keeps every resolver step on the shared torch (a loose pin elsewhere would
   # otherwise pull a second 5 GB torch into the venv).
   (cd "$ROOT/requirements" && quiet_pip "$venv/bin/pip" install -q -c torch-pins.txt -r "$ROOT/$req")
+  # <req>-no-deps.txt (optional): test packages whose declared dependencies would swap or duplicate
+  # the pinned stack; what they import is in <req> already.
+  if [ -f "$ROOT/$nodeps" ]; then
+    (cd "$ROOT/requirements" && quiet_pip "$venv/bin/pip" install -q --no-deps -r "$ROOT/$nodeps")
+  fi
   if [ -d "$solo" ]; then
     quiet_pip "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$solo"
   else

@@ -7,6 +7,7 @@
     print(report)
     initialize_from_checkpoint(model, load_checkpoint("resnet50.pth"), scope="backbone")
     write_host_checkpoint(state_dict, args, "out/", "name")  # <name>.ckpt + args.json, atomic
+    load_torchvision_backbone("vicreg_resnet50.pth")  # -> torchvision.models.resnet50() names
 
 No solo-learn or Lightning import here: the loaders work on plain state dicts and any built
 ``nn.Module`` with solo-learn's attribute names.
@@ -33,6 +34,10 @@ from e2mc_plugin.checkpoints.safe_load import (
     UnsafeCheckpointError,
     safe_torch_load,
 )
+from e2mc_plugin.checkpoints.torchvision_export import (
+    load_torchvision_backbone,
+    torchvision_backbone_state,
+)
 from e2mc_plugin.checkpoints.writer import WrittenCheckpoint, write_host_checkpoint
 
 __all__ = [
@@ -51,8 +56,10 @@ __all__ = [
     "initialize_from_checkpoint",
     "list_checkpoint_loaders",
     "load_checkpoint",
+    "load_torchvision_backbone",
     "pretrained_from_cfg",
     "register_checkpoint_loader",
     "safe_torch_load",
+    "torchvision_backbone_state",
     "write_host_checkpoint",
 ]

@@ -1,0 +1,138 @@
+"""The outputs of the embedding modules during one training step, per crop, via forward hooks.
+
+The hooks exist only inside the ``with`` block (the host's training step) and only on the module
+objects given, so momentum copies (other objects, even ``deepcopy``-made ones) and evaluation
+passes are never captured. Two ways to tell which output belongs to which crop:
+
+* ``anchor=None`` (any host): each module's tensor outputs in call order; crop ``i`` is the
+  ``i``-th call. This is the contract of :func:`e2mc_plugin.lightning.attach_aux_losses`: the
+  training step calls the embedding module once per crop, large crops first.
+* ``anchor=backbone`` (solo-learn): the backbone's outputs in call order are the crops; an
+  embedding output is assigned to the crop whose backbone features are its input (tensor
+  identity), so extra or reordered calls cannot shift crops. A crop the embedding module never
+  saw is projected by :meth:`Capture.views` from its recorded features, after :meth:`stop`.
+
+Outputs are recorded before anything the host does with them (normalization, prototypes,
+predictor), with their graph: the aux loss's gradient flows back through them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
+
+import torch
+from torch import nn
+
+__all__ = ["Capture", "ViewCountError"]
+
+
+class ViewCountError(RuntimeError):
+    """A training step produced fewer views than the aux losses need (the message names both)."""
+
+
+class Capture:
+    """Forward hooks that collect one step's embeddings per crop (a context manager).
+
+    Args:
+        modules: ``{path: module}``, the embedding modules (``path`` names them in errors).
+        anchor: ``None`` (crops = call order of each module) or the backbone (see the module doc).
+        owner: the model's name, for error messages.
+    """
+
+    def __init__(
+        self,
+        modules: Mapping[str, nn.Module],
+        *,
+        anchor: Optional[nn.Module] = None,
+        owner: str = "model",
+    ) -> None:
+        self.modules = dict(modules)
+        self.anchor = anchor
+        self.owner = owner
+        self.feats: List[torch.Tensor] = []  # anchor outputs, crop order
+        self.emb: Dict[str, Dict[int, torch.Tensor]] = {p: {} for p in self.modules}
+        self.calls: Dict[str, List[torch.Tensor]] = {p: [] for p in self.modules}
+        self.non_tensor: Dict[str, List[str]] = {p: [] for p in self.modules}
+        self.active = False
+        self._handles: List[Any] = []
+
+    # ---- hooks -------------------------------------------------------------------------------
+    def _on_anchor(self, module, inputs, output) -> None:
+        if self.active and isinstance(output, torch.Tensor):
+            self.feats.append(output)
+
+    def _hook(self, path: str):
+        def hook(module, inputs, output) -> None:
+            if not self.active:
+                return
+            if not isinstance(output, torch.Tensor):
+                self.non_tensor[path].append(type(output).__name__)
+                return
+            if self.anchor is None:
+                self.calls[path].append(output)
+                return
+            x = inputs[0] if inputs else None
+            for i, f in enumerate(self.feats):
+                if x is f:
+                    self.emb[path].setdefault(i, output)
+                    return
+
+        return hook
+
+    def __enter__(self) -> "Capture":
+        if self.anchor is not None:
+            self._handles.append(self.anchor.register_forward_hook(self._on_anchor))
+        for path, module in self.modules.items():
+            if module is not self.anchor:
+                self._handles.append(module.register_forward_hook(self._hook(path)))
+        self.active = True
+        return self
+
+    def stop(self) -> None:
+        """Record nothing more (the fallback projections of :meth:`views` must not count)."""
+        self.active = False
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    # ---- results -----------------------------------------------------------------------------
+    def count(self, path: str) -> int:
+        """How many crops were captured for ``path``."""
+        if self.anchor is not None:
+            return len(self.feats)
+        return len(self.calls[path])
+
+    def views(self, path: str, count: int) -> List[torch.Tensor]:
+        """The first ``count`` crops' embeddings at ``path`` (crop order).
+
+        Raises:
+            ViewCountError: fewer crops were captured; the message names both counts.
+        """
+        got = self.count(path)
+        if got < count:
+            raise ViewCountError(self._too_few(path, got, count))
+        module = self.modules[path]
+        if self.anchor is None:
+            return self.calls[path][:count]
+        if module is self.anchor:
+            return self.feats[:count]
+        seen = self.emb[path]
+        return [seen[i] if i in seen else module(self.feats[i]) for i in range(count)]
+
+    def _too_few(self, path: str, got: int, needed: int) -> str:
+        if self.anchor is not None:
+            return (
+                f"{self.owner}: the backbone ran on {got} crops during training_step, "
+                f"the aux losses need {needed}"
+            )
+        msg = (
+            f"{self.owner}: training_step called {path!r} {got} time(s) with a tensor output; "
+            f"the aux losses need {needed} views, one call per crop (large crops first)"
+        )
+        others = self.non_tensor[path]
+        if others:
+            msg += f"; {len(others)} other call(s) returned {', '.join(sorted(set(others)))}"
+        return msg
