@@ -18,6 +18,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
+from e2mc_plugin.attach import (
+    AUX_LOG_ROOT,
+    add_aux_loss,
+    aux_log_items,
+    is_log_point,
+    raise_if_nonfinite,
+)
 from e2mc_plugin.solo.host import compat
 from e2mc_plugin.solo.method.capture import aux_step
 from e2mc_plugin.solo.method.embedding import check_embedding, default_embedding
@@ -146,45 +153,34 @@ class AuxLossesMixin:
 
         host = super().training_step
         out, results = aux_step(
-            self, lambda b: host(b, batch_idx), batch, self._aux_groups, self._aux_host_small
+            self,
+            lambda b: host(b, batch_idx),
+            batch,
+            self._aux_groups,
+            self._aux_host_small,
         )
-        total = None
-        for path, res in results:
-            total = res["loss"] if total is None else total + res["loss"]
-            prefix = "" if path == self._aux_default else f"{path}/"
-            for k, v in res.items():
-                if k != "loss" or prefix:
-                    self.log(f"train_aux/{prefix}{k}", v.detach(), on_epoch=True, sync_dist=True)
+        total, items = aux_log_items(results, default_path=self._aux_default)
         # Lightning reads every progress-bar value to the host at each batch end (a sync): only
         # when a progress bar is there to show them.
         bar = getattr(getattr(self, "_trainer", None), "progress_bar_callback", None) is not None
-        self.log("train_aux/loss", total.detach(), on_epoch=True, sync_dist=True, prog_bar=bar)
-        if isinstance(out, dict):
-            out = dict(out, loss=out["loss"] + total)
-            loss = out["loss"]
-        else:
-            out = loss = out + total
+        for name, value in items:  # train_aux/loss (the sum) comes last, on the progress bar
+            prog_bar = bar and name == f"{AUX_LOG_ROOT}/loss"
+            self.log(name, value, on_epoch=True, sync_dist=True, prog_bar=prog_bar)
+        out, loss = add_aux_loss(out, total, owner=f"{type(self).__name__}.training_step")
         # the loss Lightning backpropagates, on the progress bar beside the aux term
-        if bar:
+        if bar and loss is not None:
             self.log("train_loss", loss.detach(), prog_bar=True)
         return out
 
-    def _raise_if_nonfinite(self) -> None:
-        """Each aux set's deferred finiteness check (one sync, raises naming loss and view)."""
-        for _, aux in self._aux_groups:
-            check = getattr(aux, "raise_if_nonfinite", None)
-            if check is not None:
-                check()
-
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int, *args: Any) -> None:
         super().on_train_batch_end(outputs, batch, batch_idx, *args)
-        if self._aux_groups and (batch_idx + 1) % max(1, self.trainer.log_every_n_steps) == 0:
-            self._raise_if_nonfinite()
+        if self._aux_groups and is_log_point(batch_idx, self.trainer.log_every_n_steps):
+            raise_if_nonfinite(aux for _, aux in self._aux_groups)
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
         if self._aux_groups:
-            self._raise_if_nonfinite()
+            raise_if_nonfinite(aux for _, aux in self._aux_groups)
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
