@@ -5,6 +5,7 @@ reads and the fallback projection of crops the embedding module never saw. Here:
 ``[indexes, [crop_0, ..., crop_{V-1}], targets]``, the backbone as the crop anchor (its calls are
 the crops, large first, on both hosts), and the 1.0.2 methods whose ``training_step`` cannot take
 small crops (shown the large crops only; the small ones are encoded here for the all-view losses).
+With ``batched_crops: true`` the crops are the call order of the batched forward, split per crop.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 
 from e2mc_plugin.attach import Capture, apply_aux_sets
 from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.method.batched import batched_forward
 
 __all__ = ["aux_step"]
 
@@ -26,6 +28,7 @@ def aux_step(
     batch: Sequence[Any],
     groups: Sequence[Tuple[str, nn.Module]],
     host_small: bool,
+    batched: bool = False,
 ) -> Tuple[Any, List[Tuple[str, Dict[str, torch.Tensor]]]]:
     """Run the host's step under the hooks, then every aux set on its views.
 
@@ -36,6 +39,8 @@ def aux_step(
         groups: ``[(module path, AuxLossSet)]``.
         host_small: whether the host's step accepts small crops (False: 1.0.2 methods other than
             SimCLR / BYOL / W-MSE, shown only the large crops here).
+        batched: the reference multi-crop forward (:mod:`.batched`): the modules run once per
+            group of crops, their outputs are split back per crop (crop order = call order).
 
     Returns:
         ``(host output, [(path, AuxLossSet output)])``.
@@ -48,6 +53,12 @@ def aux_step(
         p: (backbone if p == compat.BACKBONE_ATTR else model.get_submodule(p)) for p, _ in groups
     }
     owner = type(model).__name__
+    if batched:
+        with Capture(modules, owner=owner, rows_per_view=X[0].shape[0]) as cap:
+            with batched_forward(model, batch):
+                out = host_step(batch)
+            cap.stop()
+            return out, apply_aux_sets(cap, groups, n_large, n_crops)
     with Capture(modules, anchor=backbone, owner=owner) as cap:
         if model.num_small_crops and not host_small:
             with compat.large_crops_only(model):

@@ -12,6 +12,7 @@ method bit for bit (same parameters, same RNG use, same losses).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -26,6 +27,7 @@ from e2mc_plugin.attach import (
     raise_if_nonfinite,
 )
 from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.method.batched import batched_forward, check_batched
 from e2mc_plugin.solo.method.capture import aux_step
 from e2mc_plugin.solo.method.embedding import check_embedding, default_embedding
 from e2mc_plugin.solo.method.param_groups import check_group_lrs, with_group_lrs
@@ -77,10 +79,13 @@ class AuxLossesMixin:
             cfg.aux_losses = omegaconf_select(cfg, "aux_losses", [])
             cfg.pretrained = omegaconf_select(cfg, "pretrained", None)
             cfg.param_group_lr = omegaconf_select(cfg, "param_group_lr", {})
+            cfg.batched_crops = omegaconf_select(cfg, "batched_crops", False)
             return cfg
 
     def _setup_aux(self, recipe: Recipe) -> None:
         self._recipe = recipe
+        if recipe.batched_crops:
+            check_batched(type(self))
         self._param_group_lr = check_group_lrs(
             self, super().learnable_params, recipe.param_group_lr
         )
@@ -148,8 +153,10 @@ class AuxLossesMixin:
         return params
 
     def training_step(self, batch: Sequence[Any], batch_idx: int):
+        batched = self._recipe.batched_crops and self.training
         if not self._aux_groups or not self.training:
-            return super().training_step(batch, batch_idx)
+            with batched_forward(self, batch) if batched else contextlib.nullcontext():
+                return super().training_step(batch, batch_idx)
 
         host = super().training_step
         out, results = aux_step(
@@ -158,6 +165,7 @@ class AuxLossesMixin:
             batch,
             self._aux_groups,
             self._aux_host_small,
+            batched=batched,
         )
         total, items = aux_log_items(results, default_path=self._aux_default)
         # Lightning reads every progress-bar value to the host at each batch end (a sync): only
