@@ -8,14 +8,14 @@ One training step with aux losses, whatever the host::
     total, items = aux_log_items(results, default_path=path)   # "train_aux/<label>/<term>"
     out, loss = add_aux_loss(out, total)                    # tensor or {"loss": ...}
     for name, value in items: host_log(name, value)
-    ... at a log point (is_log_point) and at epoch end: raise_if_nonfinite(aux sets)
+    ... at a log point (is_log_point) and at epoch end, before a checkpoint: raise_if_nonfinite(aux sets)
 
 and, for checkpoints, :data:`AUX_RECORD_KEY` + :func:`describe_aux_change`.
 The hosts: :mod:`e2mc_plugin.lightning` (any LightningModule) and :mod:`e2mc_plugin.solo`.
 """
 
 from e2mc_plugin.attach.capture import Capture, ViewCountError
-from e2mc_plugin.attach.finite import is_log_point, raise_if_nonfinite
+from e2mc_plugin.attach.finite import SAVE_REFUSED, is_log_point, raise_if_nonfinite
 from e2mc_plugin.attach.record import AUX_RECORD_KEY, describe_aux_change
 from e2mc_plugin.attach.terms import AUX_LOG_ROOT, add_aux_loss, aux_log_items
 from e2mc_plugin.attach.views import apply_aux_sets
@@ -24,6 +24,7 @@ __all__ = [
     "AUX_LOG_ROOT",
     "AUX_RECORD_KEY",
     "Capture",
+    "SAVE_REFUSED",
     "ViewCountError",
     "add_aux_loss",
     "apply_aux_sets",

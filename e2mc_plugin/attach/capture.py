@@ -12,6 +12,10 @@ passes are never captured. Two ways to tell which output belongs to which crop:
   identity), so extra or reordered calls cannot shift crops. A crop the embedding module never
   saw is projected by :meth:`Capture.views` from its recorded features, after :meth:`stop`.
 
+``rows_per_view=b`` (call order only): a host that runs several crops through a module in one
+batched call (SwAV's reference forward: one backbone call per resolution group, one head call
+on every crop) has each output split back into crops of ``b`` rows, in order.
+
 Outputs are recorded before anything the host does with them (normalization, prototypes,
 predictor), with their graph: the aux loss's gradient flows back through them.
 """
@@ -37,6 +41,8 @@ class Capture:
         modules: ``{path: module}``, the embedding modules (``path`` names them in errors).
         anchor: ``None`` (crops = call order of each module) or the backbone (see the module doc).
         owner: the model's name, for error messages.
+        rows_per_view: split each captured output into crops of this many rows (call order
+            only; see the module doc). ``None``: one call is one crop.
     """
 
     def __init__(
@@ -45,7 +51,11 @@ class Capture:
         *,
         anchor: Optional[nn.Module] = None,
         owner: str = "model",
+        rows_per_view: Optional[int] = None,
     ) -> None:
+        if rows_per_view is not None and anchor is not None:
+            raise ValueError("Capture: rows_per_view splits call-order captures (anchor=None)")
+        self.rows_per_view = rows_per_view
         self.modules = dict(modules)
         self.anchor = anchor
         self.owner = owner
@@ -69,7 +79,7 @@ class Capture:
                 self.non_tensor[path].append(type(output).__name__)
                 return
             if self.anchor is None:
-                self.calls[path].append(output)
+                self.calls[path].extend(self._split(path, output))
                 return
             x = inputs[0] if inputs else None
             for i, f in enumerate(self.feats):
@@ -78,6 +88,17 @@ class Capture:
                     return
 
         return hook
+
+    def _split(self, path: str, output: torch.Tensor) -> List[torch.Tensor]:
+        rows = self.rows_per_view
+        if rows is None:
+            return [output]
+        if output.dim() == 0 or output.shape[0] % rows:
+            raise ValueError(
+                f"{self.owner}: {path!r} returned {tuple(output.shape)} in a batched call; "
+                f"expected a multiple of {rows} rows (one block of {rows} per crop)"
+            )
+        return list(output.split(rows))
 
     def __enter__(self) -> "Capture":
         if self.anchor is not None:

@@ -30,6 +30,7 @@ from e2mc_plugin.attach import (
     add_aux_loss,
     apply_aux_sets,
     aux_log_items,
+    SAVE_REFUSED,
     describe_aux_change,
     is_log_point,
     raise_if_nonfinite,
@@ -201,15 +202,17 @@ class _Attachment:
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int, *args: Any) -> Any:
         out = self._host("on_train_batch_end")(outputs, batch, batch_idx, *args)
         if is_log_point(batch_idx, self.module.trainer.log_every_n_steps):
-            raise_if_nonfinite([self.aux])
+            raise_if_nonfinite([self.aux], self.module)
         return out
 
     def on_train_epoch_end(self, *args: Any, **kwargs: Any) -> Any:
         out = self._host("on_train_epoch_end")(*args, **kwargs)
-        raise_if_nonfinite([self.aux])
+        raise_if_nonfinite([self.aux], self.module)
         return out
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> Any:
+        # before anything is written: non-finite weights never replace the last good checkpoint
+        raise_if_nonfinite([self.aux], self.module, SAVE_REFUSED)
         out = self._host("on_save_checkpoint")(checkpoint)
         checkpoint[AUX_RECORD_KEY] = [dict(spec) for spec in self.record]
         return out

@@ -1,13 +1,11 @@
-"""Embeddings of one training step, per crop: forward hooks, and the views each aux set reads.
+"""One solo-learn training step under the attach core's hooks: what is specific to solo-learn.
 
-While (and only while) the wrapped ``training_step`` runs in training mode, forward hooks sit on
-the online backbone and on each embedding module. The backbone hook records the features of every
-crop in call order, i.e. crop order (large crops first, then small crops, on both hosts). The
-embedding hook assigns each output to the crop whose backbone features are its input (matched by
-tensor identity), so extra or reordered calls cannot shift crops; it sees the output BEFORE any
-normalization, prototypes or predictor. A crop that never went through the embedding module
-(small crops of methods whose ``multicrop_forward`` skips the projector; every small crop on
-1.0.2) is projected here from its recorded backbone features, only when some loss wants all views.
+The core (:mod:`e2mc_plugin.attach`) does the capture, the crop matching, the views each aux set
+reads and the fallback projection of crops the embedding module never saw. Here: the batch layout
+``[indexes, [crop_0, ..., crop_{V-1}], targets]``, the backbone as the crop anchor (its calls are
+the crops, large first, on both hosts), and the 1.0.2 methods whose ``training_step`` cannot take
+small crops (shown the large crops only; the small ones are encoded here for the all-view losses).
+With ``batched_crops: true`` the crops are the call order of the batched forward, split per crop.
 """
 
 from __future__ import annotations
@@ -17,60 +15,11 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 import torch
 from torch import nn
 
+from e2mc_plugin.attach import Capture, apply_aux_sets
 from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.method.batched import batched_forward
 
-__all__ = ["Capture", "aux_step"]
-
-
-class Capture:
-    """Forward hooks that collect backbone features and embeddings per crop for one step."""
-
-    def __init__(self, backbone: nn.Module, modules: Dict[str, nn.Module]):
-        self.backbone = backbone
-        self.modules = modules
-        self.feats: List[torch.Tensor] = []
-        self.emb: Dict[str, Dict[int, torch.Tensor]] = {p: {} for p in modules}
-        self.active = False
-        self._handles: List[Any] = []
-
-    def _on_backbone(self, module, inputs, output):
-        if self.active and isinstance(output, torch.Tensor):
-            self.feats.append(output)
-
-    def _embedding_hook(self, path: str):
-        def hook(module, inputs, output):
-            if not self.active or not inputs or not isinstance(output, torch.Tensor):
-                return
-            x = inputs[0]
-            for i, f in enumerate(self.feats):
-                if x is f:
-                    self.emb[path].setdefault(i, output)
-                    return
-
-        return hook
-
-    def __enter__(self) -> "Capture":
-        self._handles.append(self.backbone.register_forward_hook(self._on_backbone))
-        for path, module in self.modules.items():
-            if module is not self.backbone:
-                self._handles.append(module.register_forward_hook(self._embedding_hook(path)))
-        self.active = True
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.active = False
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def views(self, path: str, count: int) -> List[torch.Tensor]:
-        """The first ``count`` crops' embeddings at ``path``; crops the module never saw are
-        projected now from their backbone features (call after the capture is inactive)."""
-        module = self.modules[path]
-        if module is self.backbone:
-            return self.feats[:count]
-        seen = self.emb[path]
-        return [seen[i] if i in seen else module(self.feats[i]) for i in range(count)]
+__all__ = ["aux_step"]
 
 
 def aux_step(
@@ -79,6 +28,7 @@ def aux_step(
     batch: Sequence[Any],
     groups: Sequence[Tuple[str, nn.Module]],
     host_small: bool,
+    batched: bool = False,
 ) -> Tuple[Any, List[Tuple[str, Dict[str, torch.Tensor]]]]:
     """Run the host's step under the hooks, then every aux set on its views.
 
@@ -89,6 +39,8 @@ def aux_step(
         groups: ``[(module path, AuxLossSet)]``.
         host_small: whether the host's step accepts small crops (False: 1.0.2 methods other than
             SimCLR / BYOL / W-MSE, shown only the large crops here).
+        batched: the reference multi-crop forward (:mod:`.batched`): the modules run once per
+            group of crops, their outputs are split back per crop (crop order = call order).
 
     Returns:
         ``(host output, [(path, AuxLossSet output)])``.
@@ -96,31 +48,25 @@ def aux_step(
     idx, X, targets = batch
     X = [X] if isinstance(X, torch.Tensor) else list(X)
     n_large, n_crops = model.num_large_crops, model.num_large_crops + model.num_small_crops
-    want_all = any(aux.wants_all_views for _, aux in groups)
     backbone = compat.get_backbone(model)
     modules = {
         p: (backbone if p == compat.BACKBONE_ATTR else model.get_submodule(p)) for p, _ in groups
     }
-    with Capture(backbone, modules) as cap:
+    owner = type(model).__name__
+    if batched:
+        with Capture(modules, owner=owner, rows_per_view=X[0].shape[0]) as cap:
+            with batched_forward(model, batch):
+                out = host_step(batch)
+            cap.stop()
+            return out, apply_aux_sets(cap, groups, n_large, n_crops)
+    with Capture(modules, anchor=backbone, owner=owner) as cap:
         if model.num_small_crops and not host_small:
             with compat.large_crops_only(model):
                 out = host_step([idx, X[:n_large], targets])
-            if want_all:  # the host never encodes them: do it here, in crop order
+            if any(aux.wants_all_views for _, aux in groups):  # the host never encodes them
                 for x in X[n_large:]:
                     backbone(x)
         else:
             out = host_step(batch)
-        cap.active = False  # fallback projections below must not be captured
-
-        n_needed = n_crops if want_all else n_large
-        if len(cap.feats) < n_needed:
-            raise RuntimeError(
-                f"{type(model).__name__}: the backbone ran on {len(cap.feats)} crops during "
-                f"training_step, the aux losses need {n_needed}"
-            )
-        results = []
-        for path, aux in groups:
-            views = cap.views(path, n_crops if aux.wants_all_views else n_large)
-            large = views[:n_large]
-            results.append((path, aux(large, views if aux.wants_all_views else large)))
-    return out, results
+        cap.stop()  # the core's fallback projections must not be captured
+        return out, apply_aux_sets(cap, groups, n_large, n_crops)

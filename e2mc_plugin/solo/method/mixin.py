@@ -14,16 +14,25 @@ frozen and out of the optimizer (:mod:`e2mc_plugin.solo.method.frozen`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
+from e2mc_plugin.attach import (
+    AUX_LOG_ROOT,
+    SAVE_REFUSED,
+    add_aux_loss,
+    aux_log_items,
+    is_log_point,
+    raise_if_nonfinite,
+)
 from e2mc_plugin.solo.host import compat
+from e2mc_plugin.solo.method.batched import batched_forward, check_batched
 from e2mc_plugin.solo.method.capture import aux_step
 from e2mc_plugin.solo.method.embedding import check_embedding, default_embedding
-from e2mc_plugin.solo.method.finite import SAVE_REFUSED, raise_pending_nonfinite
 from e2mc_plugin.solo.method.frozen import (
     freeze_absent,
     record_absent,
@@ -86,10 +95,13 @@ class AuxLossesMixin:
             cfg.aux_losses = omegaconf_select(cfg, "aux_losses", [])
             cfg.pretrained = omegaconf_select(cfg, "pretrained", None)
             cfg.param_group_lr = omegaconf_select(cfg, "param_group_lr", {})
+            cfg.batched_crops = omegaconf_select(cfg, "batched_crops", False)
             return cfg
 
     def _setup_aux(self, recipe: Recipe) -> None:
         self._recipe = recipe
+        if recipe.batched_crops:
+            check_batched(type(self))
         self._param_group_lr = check_group_lrs(
             self, super().learnable_params, recipe.param_group_lr
         )
@@ -162,55 +174,49 @@ class AuxLossesMixin:
         return params
 
     def training_step(self, batch: Sequence[Any], batch_idx: int):
+        batched = self._recipe.batched_crops and self.training
         if not self._aux_groups or not self.training:
-            return super().training_step(batch, batch_idx)
+            with batched_forward(self, batch) if batched else contextlib.nullcontext():
+                return super().training_step(batch, batch_idx)
 
         host = super().training_step
         out, results = aux_step(
-            self, lambda b: host(b, batch_idx), batch, self._aux_groups, self._aux_host_small
+            self,
+            lambda b: host(b, batch_idx),
+            batch,
+            self._aux_groups,
+            self._aux_host_small,
+            batched=batched,
         )
-        total = None
-        for path, res in results:
-            total = res["loss"] if total is None else total + res["loss"]
-            prefix = "" if path == self._aux_default else f"{path}/"
-            for k, v in res.items():
-                if k != "loss" or prefix:
-                    self.log(f"train_aux/{prefix}{k}", v.detach(), on_epoch=True, sync_dist=True)
+        total, items = aux_log_items(results, default_path=self._aux_default)
         # Lightning reads every progress-bar value to the host at each batch end (a sync): only
         # when a progress bar is there to show them.
         bar = getattr(getattr(self, "_trainer", None), "progress_bar_callback", None) is not None
-        self.log("train_aux/loss", total.detach(), on_epoch=True, sync_dist=True, prog_bar=bar)
-        if isinstance(out, dict):
-            out = dict(out, loss=out["loss"] + total)
-            loss = out["loss"]
-        else:
-            out = loss = out + total
+        for name, value in items:  # train_aux/loss (the sum) comes last, on the progress bar
+            prog_bar = bar and name == f"{AUX_LOG_ROOT}/loss"
+            self.log(name, value, on_epoch=True, sync_dist=True, prog_bar=prog_bar)
+        out, loss = add_aux_loss(out, total, owner=f"{type(self).__name__}.training_step")
         # the loss Lightning backpropagates, on the progress bar beside the aux term
-        if bar:
+        if bar and loss is not None:
             self.log("train_loss", loss.detach(), prog_bar=True)
         return out
 
-    def _raise_if_nonfinite(self, when: str = "") -> None:
-        """Each aux set's deferred finiteness check (one sync, raises naming loss, view, epoch
-        and global step)."""
-        raise_pending_nonfinite(self, (aux for _, aux in self._aux_groups), when)
-
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int, *args: Any) -> None:
         super().on_train_batch_end(outputs, batch, batch_idx, *args)
-        if self._aux_groups and (batch_idx + 1) % max(1, self.trainer.log_every_n_steps) == 0:
-            self._raise_if_nonfinite()
+        if self._aux_groups and is_log_point(batch_idx, self.trainer.log_every_n_steps):
+            raise_if_nonfinite((aux for _, aux in self._aux_groups), self)
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
         if self._aux_groups:
-            self._raise_if_nonfinite()
+            raise_if_nonfinite((aux for _, aux in self._aux_groups), self)
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         # runs inside trainer.save_checkpoint before anything is written, for every writer
         # (solo's Checkpointer, Lightning's ModelCheckpoint, a user's call): a pending deferred
         # NaN/Inf flag raises here, so non-finite weights never replace the last good file
         if self._aux_groups:
-            self._raise_if_nonfinite(SAVE_REFUSED)
+            raise_if_nonfinite((aux for _, aux in self._aux_groups), self, SAVE_REFUSED)
         super().on_save_checkpoint(checkpoint)
         record_aux(checkpoint, self._recipe)
         record_absent(checkpoint, self._absent_in_source)

@@ -11,34 +11,15 @@ method, an older plugin) resumes with a WARNING.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List
+from typing import Any, Dict
 
+from e2mc_plugin.attach import AUX_RECORD_KEY, describe_aux_change
 from e2mc_plugin.solo.recipe.parse import Recipe
 from e2mc_plugin.solo.recipe.schema import RESUME_OVERRIDE_KEY, ConfigError
 
 __all__ = ["AUX_RECORD_KEY", "check_resume", "describe_aux_change", "record_aux"]
 
 log = logging.getLogger(__name__)
-
-#: checkpoint key holding the aux configuration the run was trained with
-AUX_RECORD_KEY = "e2mc_plugin_aux_losses"
-
-
-def describe_aux_change(saved: List[Dict[str, Any]], current: List[Dict[str, Any]]) -> str:
-    """``aux_losses[0].beta: 1000 -> 10; aux_losses[1]: removed {'name': 'mmcr'}``, or ``""``."""
-    changes = []
-    for i in range(max(len(saved), len(current))):
-        key = f"aux_losses[{i}]"
-        if i >= len(current):
-            changes.append(f"{key}: removed {saved[i]}")
-        elif i >= len(saved):
-            changes.append(f"{key}: added {current[i]}")
-        else:
-            old, new = saved[i], current[i]
-            for k in sorted(set(old) | set(new), key=str):
-                if old.get(k) != new.get(k):
-                    changes.append(f"{key}.{k}: {old.get(k)!r} -> {new.get(k)!r}")
-    return "; ".join(changes)
 
 
 def record_aux(checkpoint: Dict[str, Any], recipe: Recipe) -> None:

@@ -18,12 +18,14 @@ from e2mc_plugin.checkpoints.recipe import PretrainedSpec
 from e2mc_plugin.solo.host import compat
 from e2mc_plugin.solo.recipe.schema import (
     ADAPTER_KEYS,
+    BATCHED_CROPS_KEY,
     RESUME_OVERRIDE_KEY,
     ConfigError,
     flag,
     misplaced_recipe_key,
     parse_pretrained,
     validate_aux_losses,
+    validate_batched_crops,
     validate_param_group_lr,
 )
 
@@ -48,6 +50,7 @@ class Recipe:
     pretrained: Optional[PretrainedSpec] = None
     param_group_lr: Mapping[str, float] = field(default_factory=dict)
     resume_aux_override: bool = False
+    batched_crops: bool = False
 
     def aux_groups(self, default: str) -> List[Tuple[str, "nn.Module", int]]:
         """``[(module path, AuxLossSet, index of its first entry)]``, the default path first.
@@ -108,4 +111,5 @@ def parse_recipe(cfg: Mapping[str, Any]) -> Recipe:
         pretrained=parse_pretrained(cfg.get("pretrained")),
         param_group_lr=validate_param_group_lr(cfg.get("param_group_lr")),
         resume_aux_override=override,
+        batched_crops=validate_batched_crops(cfg.get(BATCHED_CROPS_KEY)),
     )

@@ -19,6 +19,8 @@ param_group_lr:             # optional: fixed lr of the host's param group holdi
   predictor: 0.1            # parameters of this module (absolute: not scaled by batch size);
                             # needs scheduler.name: none (the reference SimSiam predictor)
 resume_aux_override: false  # optional: resume a checkpoint trained with other aux_losses
+batched_crops: false        # optional, SwAV on 1.0.6: the reference's multi-crop forward (one
+                            # backbone batch per resolution group, one head batch of all crops)
 e2mc_linear:                # main_linear.py with the PluginLinearModel hydra callback only
   backbone_lr: 0.03         # base lr of the backbone group (finetune: True), scaled like
                             # optimizer.lr by solo's batch rule; null = optimizer.lr (host)
@@ -27,7 +29,7 @@ e2mc_linear:                # main_linear.py with the PluginLinearModel hydra ca
   classifier_init: reference  # the classifier Linear: reference = N(0, 0.01^2) weights, zero
                             # bias (eval_linear.py); default = PyTorch's; null = as built
 ```
-The first four are read by the wrapped method (``method: <name>_aux``,
+The first five are read by the wrapped method (``method: <name>_aux``,
 :func:`e2mc_plugin.solo.recipe.parse.parse_recipe`), ``e2mc_linear`` by the fine-tuning model
 (:mod:`e2mc_plugin.solo.linear_model`). Errors are :class:`ConfigError` (a ``ValueError``)
 whose message starts with the bad key (``aux_losses[0].name``, ``pretrained.pth``) and lists the
@@ -48,6 +50,7 @@ from e2mc_plugin.solo.host.compat import to_plain
 __all__ = [
     "ADAPTER_KEYS",
     "ADAPTER_TOP_LEVEL_KEYS",
+    "BATCHED_CROPS_KEY",
     "CLASSIFIER_INITS",
     "LINEAR_BLOCK",
     "METHOD_BLOCKS",
@@ -65,12 +68,15 @@ __all__ = [
     "parse_pretrained",
     "to_plain",
     "validate_aux_losses",
+    "validate_batched_crops",
     "validate_param_group_lr",
     "validate_pretrained",
 ]
 
+#: top-level switch of the reference SwAV multi-crop forward (solo/method/batched.py)
+BATCHED_CROPS_KEY = "batched_crops"
 #: the blocks the wrapped method reads (a plain host method carrying one is refused)
-METHOD_BLOCKS = ("aux_losses", "pretrained", "param_group_lr")
+METHOD_BLOCKS = ("aux_losses", "pretrained", "param_group_lr", BATCHED_CROPS_KEY)
 #: the block the fine-tuning LinearModel reads
 LINEAR_BLOCK = "e2mc_linear"
 #: every top-level block the plugin reads (misspellings of these are refused)
@@ -264,6 +270,16 @@ def validate_param_group_lr(value: Any) -> Dict[str, float]:
             )
         out[path] = float(lr)
     return out
+
+
+def validate_batched_crops(value: Any) -> bool:
+    """``batched_crops``: true or false (unset: false)."""
+    value = to_plain(value)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ConfigError(f"{BATCHED_CROPS_KEY}: expected true or false, got {value!r}")
+    return value
 
 
 # --- e2mc_linear
