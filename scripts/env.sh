@@ -17,7 +17,7 @@ BASE=$E2MC_HOME/torch-2.14.1
 DEPS_RECIPE=1
 
 # solo-learn main, the 1.0.6 host: not on PyPI. The commit the plugin's tests pin
-# (e2mc_plugin/solo/host_info.py TESTED_COMMIT is its abbreviation).
+# (e2mc_plugin/solo/host/detect.py TESTED_COMMIT is its abbreviation).
 SOLO_REPO=https://github.com/vturrisi/solo-learn
 SOLO_COMMIT=9187ea39c2c3f43c455ab06664d2b019a9802954
 SOLO_CLONE=$E2MC_HOME/solo-learn-src # the conventional clone location (README)

@@ -32,7 +32,7 @@ run_host() {  # run_host VERSION MARK_EXPR
   venv=$(host_venv "$version")
   # which solo-learn this is: its layout and source (a version string does not identify it)
   # (the solo package this venv imports: SOLO_LEARN_SRC names the launcher's checkout instead)
-  host=$(cd "$ROOT" && env -u SOLO_LEARN_SRC "$venv/bin/python" -m e2mc_plugin.solo.host_info 2>/dev/null | cut -d';' -f1-2)
+  host=$(cd "$ROOT" && env -u SOLO_LEARN_SRC "$venv/bin/python" -m e2mc_plugin.solo.host.detect 2>/dev/null | cut -d';' -f1-2)
   echo "=== host solo-learn $version: pytest -m \"$expr\""
   (cd "$ROOT" && "$venv/bin/python" -m pytest -m "$expr" -q -rs --timeout 900 tests)
   rc=$?

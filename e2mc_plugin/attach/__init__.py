@@ -8,7 +8,8 @@ One training step with aux losses, whatever the host::
     total, items = aux_log_items(results, default_path=path)   # "train_aux/<label>/<term>"
     out, loss = add_aux_loss(out, total)                    # tensor or {"loss": ...}
     for name, value in items: host_log(name, value)
-    ... at a log point (is_log_point) and at epoch end, before a checkpoint: raise_if_nonfinite(aux sets)
+    ... at a log point (is_log_point), at epoch end, before a checkpoint write:
+    raise_if_nonfinite(aux_sets, module)
 
 and, for checkpoints, :data:`AUX_RECORD_KEY` + :func:`describe_aux_change`.
 The hosts: :mod:`e2mc_plugin.lightning` (any LightningModule) and :mod:`e2mc_plugin.solo`.

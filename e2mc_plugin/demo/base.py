@@ -35,7 +35,7 @@ from e2mc_plugin.demo.train import load_method, pretrain, save_method
 __all__ = ["BaseModel", "base_settings", "cache_dir", "criterion_of", "obtain_base", "HOME_ENV"]
 
 HOME_ENV = "E2MC_HOME"
-_PROTOCOL = 4  # bump when the training code changes what a given set of settings produces
+_PROTOCOL = 5  # bump when the training code changes what a given set of settings produces
 
 
 @dataclass
@@ -60,7 +60,7 @@ def base_settings(dc: DemoConfig) -> Dict[str, Any]:
     """Every setting that determines the base checkpoint (the cache key)."""
     import torch
 
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     keys = (
         "method size batch_size optimizer base_lr base_max_epochs base_eval_every base_patience "

@@ -56,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         "given twice (beta and gamma), the grid of both",
     )
     p.add_argument("--base-max-epochs", type=int, default=None, help="cap of the base (100)")
-    p.add_argument("--base-eval-every", type=int, default=None, help="kNN every k epochs (5)")
-    p.add_argument("--base-patience", type=int, default=None, help="evaluations without gain (3)")
+    p.add_argument("--base-eval-every", type=int, default=None, help="kNN every k epochs (3)")
+    p.add_argument("--base-patience", type=int, default=None, help="evaluations without gain (4)")
     p.add_argument(
         "--base-min-delta", type=float, default=None, help="gain that counts, accuracy (0.005)"
     )

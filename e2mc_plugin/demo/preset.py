@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from e2mc_plugin.aux_losses.paper import PAPER_COEFFICIENTS, paper_aux_spec
+from e2mc_plugin.demo.plateau import PlateauCriterion
 from e2mc_plugin.solo.api import HOST_METHOD_KWARGS, small_cfg
 
 __all__ = ["DemoConfig", "DEMO_METHODS", "aux_spec", "method_cfg", "with_overrides"]
@@ -46,10 +47,10 @@ class DemoConfig:
     optimizer: str = "adamw"  # constant-lr LARS and SGD diverged here (see README)
     base_lr: float = 1e-3
     # base trained to a plateau of its kNN accuracy (see demo/plateau.py)
-    base_max_epochs: int = 100
-    base_eval_every: int = 5
-    base_patience: int = 3
-    base_min_delta: float = 0.005  # accuracy, i.e. 0.5 points
+    base_max_epochs: int = PlateauCriterion.max_epochs
+    base_eval_every: int = PlateauCriterion.eval_every
+    base_patience: int = PlateauCriterion.patience
+    base_min_delta: float = PlateauCriterion.min_delta  # accuracy, i.e. 0.5 points
     base_cooldown: bool = True  # then again to a plateau at the continued lr (see plateau.py)
     continued_epochs: int = 3
     continued_lr_scale: float = 0.1  # paper: 0.01 x base lr over 10 ImageNet epochs (see README)

@@ -162,7 +162,7 @@ def run_demo(
     Returns ``{"config", "host", "base", "variants", "rows", "significance", "entropy",
     "timings", "diagnostics", "checkpoints", ...}``.
     """
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     timings = Timings()
     os.makedirs(out_dir, exist_ok=True)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from e2mc_plugin.datasets.digits import DigitsSplit, train_loader
+from e2mc_plugin.demo.centre_taps import use_centre_taps
 
 __all__ = ["pretrain", "save_method", "load_method"]
 
@@ -21,7 +22,7 @@ def _progress_callback(total: int, desc: str, enabled: bool):
     """A Lightning callback showing one tqdm bar over all steps of a fit, with the loss."""
     from tqdm.auto import tqdm
 
-    from e2mc_plugin.solo import compat
+    from e2mc_plugin.solo.host import compat
 
     pl = compat.lightning()
 
@@ -68,6 +69,7 @@ def pretrain(
 
     torch.manual_seed(seed)
     model = build_method(cfg)
+    use_centre_taps(model)  # the same function, without layer3/4's products with padding zeros
     loader = train_loader(split, batch_size=batch_size, seed=seed)
     steps = len(loader) if limit_train_batches is None else min(len(loader), limit_train_batches)
     kwargs: Dict[str, Any] = {}
@@ -117,4 +119,6 @@ def load_method(cfg: Mapping[str, Any], path: str) -> nn.Module:
     from e2mc_plugin.solo.api import build_method
 
     pretrained = {"path": path, "format": None, "strict": True, "trusted": False}
-    return build_method({**cfg, "aux_losses": [], "pretrained": pretrained})
+    model = build_method({**cfg, "aux_losses": [], "pretrained": pretrained})
+    use_centre_taps(model)
+    return model

@@ -26,11 +26,11 @@ from torch import nn
 
 from e2mc_plugin.attach import (
     AUX_RECORD_KEY,
+    SAVE_REFUSED,
     Capture,
     add_aux_loss,
     apply_aux_sets,
     aux_log_items,
-    SAVE_REFUSED,
     describe_aux_change,
     is_log_point,
     raise_if_nonfinite,

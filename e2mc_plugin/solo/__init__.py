@@ -8,8 +8,7 @@ them) is kept in one place: ``docs/architecture.md``. Submodules are imported on
 import importlib
 
 #: names from before the adapter's re-layout, kept for a release (``from e2mc_plugin.solo import
-#: compat``); entry points and ``python -m`` need real modules: registration.py, callbacks.py,
-#: host_info.py
+#: compat``); entry points installed before it name real modules: registration.py, callbacks.py
 _MOVED = {"compat": "e2mc_plugin.solo.host.compat"}
 
 

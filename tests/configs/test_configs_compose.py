@@ -261,6 +261,8 @@ def test_swav_heads_queue_and_crops_follow_the_reference():
     assert (large.rrc.crop_min_scale, large.rrc.crop_max_scale) == (0.14, 1.0)
     assert (small.rrc.crop_min_scale, small.rrc.crop_max_scale) == (0.05, 0.14)
     assert cfg.optimizer.name == "lars" and cfg.optimizer.kwargs.exclude_bias_n_norm is False
+    # the reference's batching: backbone per resolution group, projection head on all crops
+    assert cfg.batched_crops is True
 
 
 def test_simsiam_heads_and_optimizer_follow_the_release():
@@ -423,6 +425,7 @@ def test_cpu_variant_mirrors_its_full_recipe(recipe):
     full = _compose_in_folder(CPU[recipe])
     assert cfg.method == full.method
     assert OmegaConf.to_container(cfg.aux_losses) == OmegaConf.to_container(full.aux_losses)
+    assert cfg.get("batched_crops", False) == full.get("batched_crops", False)
     assert _crops(cfg)[0] == 2 and (_crops(cfg)[1] > 0) == (_crops(full)[1] > 0)
     assert cfg.optimizer.name == full.optimizer.name
     assert cfg.scheduler.name == "none"

@@ -76,7 +76,7 @@ def test_block_parsing_and_errors():
         parse_linear_block({"backbone_lrr": 0.01})
     with pytest.raises(ConfigError, match="head.name: unknown head 'gap'; valid: res5_pool_bn"):
         parse_linear_block({"head": {"name": "gap"}})
-    with pytest.raises(ConfigError, match="lr_decay_gamma: expected a positive number"):
+    with pytest.raises(ConfigError, match="lr_decay_gamma: expected a positive finite number"):
         parse_linear_block({"lr_decay_gamma": -1})
     with pytest.raises(ConfigError, match="head.kernel: expected a positive integer"):
         parse_linear_block({"head": {"name": "res5_pool_bn", "kernel": 0}})

@@ -78,6 +78,20 @@ def test_demo_cli_parses_lists():
     assert build_parser().parse_args([]).methods == ("vicreg",)
 
 
+def test_demo_cli_help_states_the_plateau_defaults_of_the_config():
+    from e2mc_plugin.demo.cli import build_parser
+
+    lines = build_parser().format_help()
+    for flag, value in (
+        ("--base-eval-every", DemoConfig.base_eval_every),
+        ("--base-patience", DemoConfig.base_patience),
+        ("--base-max-epochs", DemoConfig.base_max_epochs),
+        ("--base-min-delta", DemoConfig.base_min_delta),
+    ):
+        help_text = " ".join(lines.split(flag, 2)[-1].split())  # the flag's own entry
+        assert f"({value})" in help_text.split("--")[0], (flag, value)
+
+
 # --- stages on the host (tiny: 200 digits, batches of 32, 1-2 steps) -----------------------
 
 

@@ -16,8 +16,8 @@ SANITY = 99.0  # logged during Lightning's sanity check: must not count
 def _fit(tmp_path, epochs: int):
     from torch.utils.data import DataLoader, TensorDataset
 
-    from e2mc_plugin.solo import compat
-    from e2mc_plugin.solo.callbacks import make_run_summary
+    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.launch.callbacks import make_run_summary
 
     pl = compat.lightning()
 
@@ -63,7 +63,7 @@ def test_summary_gives_last_and_best_val_acc1_with_epochs(tmp_path, capsys):
 
 
 def test_summary_without_validation_has_no_best(tmp_path):
-    from e2mc_plugin.solo.run_summary import BestEpoch, format_record
+    from e2mc_plugin.solo.launch.run_summary import BestEpoch, format_record
 
     assert BestEpoch().as_dict() is None
     record = {"command": "pretrain", "folder": "/r", "metrics": {"loss": 1.0}}

@@ -14,6 +14,7 @@ from e2mc_plugin.checkpoints.registry import (
     rename,
     unwrap,
 )
+from e2mc_plugin.checkpoints.report import LoadReport
 
 # Not carried into continued pretraining: the online classifiers (trained for the source
 # dataset's classes; a fresh one is trained online) and the memory banks / queues, which hold

@@ -40,6 +40,7 @@ loss: :func:`e2mc_plugin.solo.recipe.parse.parse_recipe` does, once.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -264,9 +265,9 @@ def validate_param_group_lr(value: Any) -> Dict[str, float]:
             raise ConfigError(
                 f"param_group_lr: keys are module paths like 'predictor', got {path!r}"
             )
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
             raise ConfigError(
-                f"param_group_lr.{path}: expected a positive learning rate, got {lr!r}"
+                f"param_group_lr.{path}: expected a positive finite learning rate, got {lr!r}"
             )
         out[path] = float(lr)
     return out
@@ -308,8 +309,10 @@ class LinearSpec:
 
 
 def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"{LINEAR_BLOCK}.{key}: expected a positive number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ConfigError(
+            f"{LINEAR_BLOCK}.{key}: expected a positive finite number, got {value!r}"
+        )
     return float(value)
 
 

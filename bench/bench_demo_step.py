@@ -1,0 +1,107 @@
+"""Step time of the demo's base model: the 3x3 convolutions as built vs their centre taps on 1x1
+maps (``e2mc_plugin.demo.centre_taps``), in one process.
+
+The demo's own configuration (``DemoConfig()``: VICReg, resnet18 on 16x16 digits, batch 128,
+fused AdamW, projector 256-64) and its augmented digits loader; real Lightning fits; per-step wall
+time from ``on_train_batch_start`` to ``on_train_batch_end`` (forward, loss, backward, optimizer
+step). The two variants alternate over rounds whose order rotates, so drifting machine load hits
+both alike; reported: the median over all timed steps and the best per-round median, and their
+ratio to the model as built.
+
+    python bench/bench_demo_step.py                 # one thread
+    python bench/bench_demo_step.py --threads 2 --batch-size 64
+
+Works on either host (solo-learn 1.0.2 or 1.0.6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Dict, List
+
+import torch
+
+
+def _timer_callback(pl):
+    class StepTimer(pl.Callback):
+        def __init__(self) -> None:
+            self.times: List[float] = []
+            self._t0 = 0.0
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx, *args):
+            self._t0 = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *args):
+            self.times.append(time.perf_counter() - self._t0)
+
+    return StepTimer()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--size", type=int, default=16, help="image side (8 = the digits' own)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps per round")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    from e2mc_plugin.datasets.digits import load_digits_split, train_loader
+    from e2mc_plugin.demo.centre_taps import use_centre_taps
+    from e2mc_plugin.demo.preset import DemoConfig, method_cfg
+    from e2mc_plugin.diagnostics.logs import quiet_lightning
+    from e2mc_plugin.solo import api
+    from e2mc_plugin.solo.host import compat
+
+    quiet_lightning()
+    pl = compat.lightning()
+    dc = DemoConfig(batch_size=args.batch_size, size=args.size)
+    cfg = method_cfg(dc, lr=dc.base_lr)
+    split = load_digits_split(size=dc.size)
+    loader = train_loader(split, batch_size=dc.batch_size, seed=0)
+    variants = {"3x3 as built": False, "centre taps on 1x1 maps": True}
+    times: Dict[str, List[float]] = {k: [] for k in variants}
+    round_medians: Dict[str, List[float]] = {k: [] for k in variants}
+    names = list(variants)
+    for r in range(args.rounds):
+        for name in names[r % 2 :] + names[: r % 2]:
+            torch.manual_seed(0)
+            model = api.build_method(cfg)
+            if variants[name]:
+                use_centre_taps(model)
+            timer = _timer_callback(pl)
+            api.fit(
+                model,
+                loader,
+                max_epochs=1,
+                callbacks=[timer],
+                enable_progress_bar=False,
+                seed=0,
+                limit_train_batches=args.warmup + args.steps,
+            )
+            times[name] += timer.times[args.warmup :]
+            round_medians[name].append(statistics.median(timer.times[args.warmup :]))
+
+    print(
+        f"solo-learn {compat.HOST_DIST_VERSION or compat.HOST_VERSION}, torch {torch.__version__}, "
+        f"CPU threads {args.threads}: the demo's {dc.method} resnet18 {dc.size}x{dc.size}, "
+        f"batch {dc.batch_size}, 2 crops; {args.rounds} rounds x {args.steps} timed steps"
+    )
+    base, best_base = statistics.median(times[names[0]]), min(round_medians[names[0]])
+    for name, ts in times.items():
+        med, best = statistics.median(ts), min(round_medians[name])
+        print(
+            f"  {name:<24} median {med * 1e3:7.1f} ms/step (x{med / base:5.3f})   "
+            f"best round {best * 1e3:7.1f} ms/step (x{best / best_base:5.3f})"
+        )
+    print(f"  (x = ratio to '{names[0]}')")
+
+
+if __name__ == "__main__":
+    main()
