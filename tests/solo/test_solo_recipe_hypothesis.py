@@ -31,8 +31,20 @@ VALUES = st.recursive(
         st.lists(inner, max_size=3),
         st.dictionaries(
             st.sampled_from(
-                ["name", "beta", "gamma", "path", "lr", "backbone_lr", "lr_decay_gamma",
-                 "classifier_init", "head", "kernel", "stride", "q"]
+                [
+                    "name",
+                    "beta",
+                    "gamma",
+                    "path",
+                    "lr",
+                    "backbone_lr",
+                    "lr_decay_gamma",
+                    "classifier_init",
+                    "head",
+                    "kernel",
+                    "stride",
+                    "q",
+                ]
             ),  # fmt: skip
             inner,
             max_size=3,
@@ -73,9 +85,7 @@ def test_any_value_in_a_block_parses_or_names_the_block(block, value):
     block=st.sampled_from(PLUGIN_TOP_LEVEL_KEYS),
     siblings=st.dictionaries(HOST_KEYS, SCALARS, max_size=3),
 )
-def test_a_plugin_block_nested_under_a_host_block_is_refused_naming_its_path(
-    path, block, siblings
-):
+def test_a_plugin_block_nested_under_a_host_block_is_refused_naming_its_path(path, block, siblings):
     node = {block: None}
     for key in reversed(path):
         node = {**{k: v for k, v in siblings.items() if k != key}, key: node}

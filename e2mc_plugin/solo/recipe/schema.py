@@ -310,9 +310,7 @@ class LinearSpec:
 
 def _number(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-        raise ConfigError(
-            f"{LINEAR_BLOCK}.{key}: expected a positive finite number, got {value!r}"
-        )
+        raise ConfigError(f"{LINEAR_BLOCK}.{key}: expected a positive finite number, got {value!r}")
     return float(value)
 
 
