@@ -91,8 +91,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         grid = parse_sweep(args.sweep)
     except ValueError as err:
         parser.error(str(err))
+    from e2mc_plugin.demo.threads import prefer_passive_waiting
     from e2mc_plugin.diagnostics.logs import quiet_lightning
 
+    prefer_passive_waiting()  # before torch loads its OpenMP runtime
     quiet_lightning()
     import torch
 

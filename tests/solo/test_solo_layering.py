@@ -67,3 +67,18 @@ def test_nothing_below_the_adapter_imports_it_and_the_package_never_imports_test
 def test_at_most_six_modules_sit_directly_in_the_adapter():
     modules = sorted(p.name for p in SOLO.glob("*.py"))
     assert len(modules) <= 6, modules
+
+
+def test_the_launcher_and_the_cli_import_no_host_detector_before_the_checkout_is_chosen():
+    """``--solo-src`` puts a checkout's solo first on sys.path in prepare_host; a host detector
+    imported earlier would have read another solo-learn, or none (a wheel install without solo)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, e2mc_plugin.cli, e2mc_plugin.solo.launch.commands; "
+        "print(sorted(m for m in sys.modules if m.startswith('e2mc_plugin.solo.host') "
+        "or m == 'solo'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from e2mc_plugin.solo.launch.cpu_shim import cpu_shim
-from e2mc_plugin.solo.launch.linear_check import check_linear_recipe
 from e2mc_plugin.solo.launch.overrides import (
     absolute_config_path,
     cpu_overrides,
@@ -234,6 +233,10 @@ def run(command: str, argv: Sequence[str]) -> int:
             stack.enter_context(contextlib.redirect_stdout(tee))
         try:
             if command == "linear":
+                # imported here: it reads the recipe schema, which imports the host detector;
+                # that must run after prepare_host put the checkout's solo first on sys.path
+                from e2mc_plugin.solo.launch.linear_check import check_linear_recipe
+
                 check_linear_recipe(args)  # before hydra's callbacks could swallow an error
             code = run_host(root / SCRIPTS[command], args)
         except Exception as err:
