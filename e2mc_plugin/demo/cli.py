@@ -78,7 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=None, help="image side in pixels (default 16)")
     p.add_argument("--no-diagnostics", action="store_true")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: beside another job, two threads wait on each other at "
+        "every operation, 5-45x slower on 2 cores; 2 is faster only on an idle machine)",
+    )
     return p
 
 
@@ -87,21 +93,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     from e2mc_plugin.demo.variants import parse_sweep
 
+    if args.threads < 1:
+        parser.error(f"--threads: expected a positive number of threads, got {args.threads}")
     try:
         grid = parse_sweep(args.sweep)
     except ValueError as err:
         parser.error(str(err))
-    from e2mc_plugin.demo.threads import prefer_passive_waiting
     from e2mc_plugin.diagnostics.logs import quiet_lightning
 
-    prefer_passive_waiting()  # before torch loads its OpenMP runtime
     quiet_lightning()
     import torch
 
     from e2mc_plugin.demo.preset import DemoConfig, with_overrides
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     base_dc = DemoConfig.quick() if args.quick else DemoConfig()
     base_dc = with_overrides(
         base_dc,

@@ -78,6 +78,16 @@ def test_demo_cli_parses_lists():
     assert build_parser().parse_args([]).methods == ("vicreg",)
 
 
+def test_demo_cli_runs_one_thread_unless_told_and_refuses_zero(capsys):
+    from e2mc_plugin.demo.cli import build_parser, main
+
+    assert build_parser().parse_args([]).threads == 1
+    assert build_parser().parse_args(["--threads", "2"]).threads == 2
+    with pytest.raises(SystemExit) as err:
+        main(["--threads", "0"])
+    assert err.value.code == 2 and "--threads: expected a positive" in capsys.readouterr().err
+
+
 def test_demo_cli_help_states_the_plateau_defaults_of_the_config():
     from e2mc_plugin.demo.cli import build_parser
 
