@@ -178,29 +178,6 @@ fetch_solo() {
   fi
 }
 
-# --- remove what no checkout uses any more -------------------------------------------------------
-prune() {
-  local d root
-  for d in "$E2MC_HOME"/checkouts/*/; do
-    [ -f "$d/checkout" ] || continue
-    root=$(cat "$d/checkout")
-    [ -f "$root/setup.cfg" ] && continue
-    rm -rf "$d"
-    log "removed the environments of $root (that checkout no longer exists)"
-  done
-  for d in "$E2MC_HOME"/deps-*/; do
-    [ -d "$d" ] || continue
-    d=${d%/}
-    if cat "$E2MC_HOME"/checkouts/*/host-*/.deps 2>/dev/null | grep -qxF "$d"; then continue; fi
-    rm -rf "$d"
-    log "removed $d (no checkout uses it any more)"
-  done
-  for d in "$E2MC_HOME"/host-1.0.2 "$E2MC_HOME"/host-1.0.6; do
-    [ -d "$d" ] && log "note: $d (the previous layout, one environment for all checkouts) is no longer used; remove it to free its space"
-  done
-  return 0
-}
-
 # --- the plan ------------------------------------------------------------------------------------
 [ $DRY = 0 ] || log "dry run: resolving only, nothing is built ($ROOT, E2MC_HOME=$E2MC_HOME)"
 ensure_base
@@ -219,7 +196,7 @@ if wants 1.0.6; then
   fi
 fi
 if [ $DRY = 1 ]; then log "dry run: done"; exit 0; fi
-prune
+bash "$ROOT/scripts/prune_envs.sh"
 
 # Say how to reach the command: the environments are plain venvs, nothing is put on PATH.
 for h in 1.0.6 1.0.2; do

@@ -142,3 +142,32 @@ def test_two_checkouts_get_their_own_environment_on_shared_dependencies(tmp_path
     ]
     assert len(deps[0]) == 1 and deps[0] == deps[1]
     assert len(envs[0]) == len(envs[1]) == 1 and envs[0] != envs[1]
+
+
+def test_prune_keeps_every_deps_venv_a_checkout_names_and_removes_the_rest(tmp_path):
+    """Many checkouts naming the same deps venv (a ``cat | grep -q`` pipeline under pipefail
+    lost that race and removed a venv in use); a deleted checkout's environments and an unused
+    deps venv go, each in one line."""
+    home = tmp_path / "home"
+    used, unused = home / "deps-1.0.2-aaaa", home / "deps-1.0.6-bbbb"
+    for venv in (used, unused):
+        (venv / "bin").mkdir(parents=True)
+    live = tmp_path / "live"
+    (live).mkdir()
+    (live / "setup.cfg").write_text("[metadata]\n")
+    for i in range(200):  # enough files that grep matches long before cat would finish
+        env = home / "checkouts" / f"live-{i:03d}" / "host-1.0.2"
+        env.mkdir(parents=True)
+        (env.parent / "checkout").write_text(str(live))
+        (env / ".deps").write_text(f"{used}\n")
+    gone = home / "checkouts" / "gone-0000"
+    (gone / "host-1.0.6").mkdir(parents=True)
+    (gone / "checkout").write_text(str(tmp_path / "deleted"))
+    (gone / "host-1.0.6" / ".deps").write_text(f"{unused}\n")
+
+    for _ in range(5):
+        res = run_script(REPO, home, "scripts/prune_envs.sh")
+        assert res.returncode == 0, res.stderr
+        assert used.is_dir(), res.stderr
+    assert not unused.exists() and not gone.exists()
+    assert len(list((home / "checkouts").iterdir())) == 200
