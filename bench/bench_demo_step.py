@@ -18,25 +18,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from typing import Dict, List
 
 import torch
-
-
-def _timer_callback(pl):
-    class StepTimer(pl.Callback):
-        def __init__(self) -> None:
-            self.times: List[float] = []
-            self._t0 = 0.0
-
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx, *args):
-            self._t0 = time.perf_counter()
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *args):
-            self.times.append(time.perf_counter() - self._t0)
-
-    return StepTimer()
+from step_timer import step_timer  # bench/ is sys.path[0] when run as a script
 
 
 def main() -> None:
@@ -75,7 +60,7 @@ def main() -> None:
             model = api.build_method(cfg)
             if variants[name]:
                 use_centre_taps(model)
-            timer = _timer_callback(pl)
+            timer = step_timer(pl)
             api.fit(
                 model,
                 loader,

@@ -17,25 +17,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from typing import Dict, List
 
 import torch
-
-
-def _timer_callback(pl):
-    class StepTimer(pl.Callback):
-        def __init__(self) -> None:
-            self.times: List[float] = []
-            self._t0 = 0.0
-
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx, *args):
-            self._t0 = time.perf_counter()
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *args):
-            self.times.append(time.perf_counter() - self._t0)
-
-    return StepTimer()
+from step_timer import step_timer  # bench/ is sys.path[0] when run as a script
 
 
 def main() -> None:
@@ -82,7 +67,7 @@ def main() -> None:
             wrap, aux = variants[name]
             torch.manual_seed(0)
             model = api.build_method(tiny_cfg(args.method, aux_losses=aux, **overrides), wrap=wrap)
-            timer = _timer_callback(pl)
+            timer = step_timer(pl)
             api.fit(
                 model, loader, max_epochs=1, callbacks=[timer], enable_progress_bar=False, seed=0
             )
