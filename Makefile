@@ -1,7 +1,7 @@
 # The two fresh-machine commands: `make demo` (main job) and `make test` (test suite).
 # Both create the environments they need (scripts/bootstrap_env.sh; idempotent, fast when unchanged).
 # This checkout's environments: scripts/host.sh 1.0.2|1.0.6 --path (layout: scripts/env.sh).
-.PHONY: env demo test test-slow check-wheel bench bench-gpu lint
+.PHONY: env demo test test-slow test-portable check-wheel bench bench-gpu lint
 HOST = bash scripts/host.sh
 LINT_PATHS = e2mc_plugin hydra_plugins tests bench examples setup.py
 
@@ -16,6 +16,11 @@ test:
 
 test-slow:
 	bash scripts/run_tests.sh slow
+
+# the fast suite with torch's scalar CPU kernels (ATEN_CPU_CAPABILITY=default): another CPU's
+# float32 rounding on this one; E2MC_TEST_PATHS="tests/solo tests/lightning" narrows it
+test-portable:
+	bash scripts/run_tests.sh portable
 
 # install like a user: wheel -> fresh venv -> e2mc-plugin list + one recipe step (CI runs it)
 check-wheel: env

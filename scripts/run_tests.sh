@@ -4,6 +4,10 @@
 #   scripts/run_tests.sh ci       fast suite + the wheel check (scripts/check_wheel.sh; `make test`,
 #                                 which .ci/run calls)
 #   scripts/run_tests.sh slow     long end-to-end runs only
+#   scripts/run_tests.sh portable the fast suite under ATEN_CPU_CAPABILITY=default: torch's
+#                                 scalar CPU kernels, i.e. another CPU's rounding on this one
+#                                 (`make test-portable`); E2MC_TEST_PATHS narrows it to some
+#                                 test folders (.ci/run: the ones that train models)
 # The suite runs in each host's environment: tests marked for the other host are deselected, the
 # rest (pure math, adapter, loaders, recipes) run against that host's real classes. One summary
 # line per host says whether its tests ran or were skipped, and why.
@@ -15,8 +19,12 @@ case "$SUITE" in
   ci) SUITE=fast; WHEEL_CHECK=1; base_expr="not slow" ;;
   fast) base_expr="not slow" ;;
   slow) base_expr="slow" ;;
-  *) echo "usage: $0 [fast|ci|slow]" >&2; exit 2 ;;
+  portable) base_expr="not slow"; export ATEN_CPU_CAPABILITY=default ;;
+  *) echo "usage: $0 [fast|ci|slow|portable]" >&2; exit 2 ;;
 esac
+TEST_PATHS=${E2MC_TEST_PATHS:-tests}
+SUITE_NOTE="$SUITE suite${ATEN_CPU_CAPABILITY:+, ATEN_CPU_CAPABILITY=$ATEN_CPU_CAPABILITY}"
+[ "$TEST_PATHS" = tests ] || SUITE_NOTE="$SUITE_NOTE, $TEST_PATHS"
 
 if ! bash "$ROOT/scripts/bootstrap_env.sh" all; then
   echo "=== summary"
@@ -34,11 +42,12 @@ run_host() {  # run_host VERSION MARK_EXPR
   # (the solo package this venv imports: SOLO_LEARN_SRC names the launcher's checkout instead)
   host=$(cd "$ROOT" && env -u SOLO_LEARN_SRC "$venv/bin/python" -m e2mc_plugin.solo.host.detect 2>/dev/null | cut -d';' -f1-2)
   echo "=== host solo-learn $version: pytest -m \"$expr\""
-  (cd "$ROOT" && "$venv/bin/python" -m pytest -m "$expr" -q -rs --timeout 900 tests)
+  # shellcheck disable=SC2086  # TEST_PATHS is a list of folders
+  (cd "$ROOT" && "$venv/bin/python" -m pytest -m "$expr" -q -rs --timeout 900 $TEST_PATHS)
   rc=$?
-  if [ $rc -eq 0 ]; then summary+=("host $version: RAN, passed ($SUITE suite; $host)")
-  elif [ $rc -eq 5 ]; then summary+=("host $version: RAN, no test selected ($SUITE suite; $host)")
-  else summary+=("host $version: RAN, FAILED (pytest exit $rc; $host)"); status=1; fi
+  if [ $rc -eq 0 ]; then summary+=("host $version: RAN, passed ($SUITE_NOTE; $host)")
+  elif [ $rc -eq 5 ]; then summary+=("host $version: RAN, no test selected ($SUITE_NOTE; $host)")
+  else summary+=("host $version: RAN, FAILED (pytest exit $rc; $SUITE_NOTE; $host)"); status=1; fi
 }
 
 if host_ready 1.0.2; then

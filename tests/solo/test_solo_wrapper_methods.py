@@ -149,6 +149,11 @@ IDENTITY_CASES = [
 def test_solo_empty_aux_losses_is_bit_identical_to_host_method(
     method, n_small, loss_recorder_factory
 ):
+    """Bit-identity on purpose: with ``aux_losses: []`` the wrapped class must run the very
+    same operations as the host's class, in the same order, on the same CPU kernels, so any
+    difference, even one rounding step, means the wrapper changed the computation (an extra
+    forward, a reordered reduction, an RNG draw). Both runs are in one process, so the CPU's
+    vector kernels are the same for both and the comparison holds on any CPU."""
     from e2mc_plugin.solo import api
     from e2mc_plugin.solo.method.wrapper import base_method_of
 
