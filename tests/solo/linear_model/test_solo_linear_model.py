@@ -163,7 +163,7 @@ def test_callback_swaps_the_launcher_name_for_the_job_and_restores_it():
     with pytest.raises(ConfigError, match="runs with solo-learn's main_linear.py"):
         PluginLinearModel().on_job_start(OmegaConf.create({}), task_function=lambda c: c)
     # hydra turns a callback's exception into a warning: the block is checked by the swapped
-    # class, inside the job (tests/configs/test_configs_linear_block_errors.py)
+    # class, inside the job (tests/solo/launch/test_solo_launcher_linear_block.py)
     PluginLinearModel().on_job_start(
         OmegaConf.create({"e2mc_linear": {"nope": 1}}), task_function=task
     )

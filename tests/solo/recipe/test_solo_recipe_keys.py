@@ -21,7 +21,7 @@ from e2mc_plugin.testing.presets import tiny_cfg
 
 E2MC = {"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}
 HEAD = {"name": "res5_pool_bn", "kernel": 6, "stride": 1}
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 needs_host = pytest.mark.skipif(
     importlib.util.find_spec("solo") is None, reason="needs a solo-learn host (1.0.2 or 1.0.6)"
 )

@@ -18,7 +18,7 @@ from e2mc_plugin.solo.launch.recipe_errors import (  # noqa: E402
 )
 from e2mc_plugin.solo.recipe.schema import ConfigError  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 from launcher_env import REPO  # noqa: E402
 
 CPU = REPO / "configs" / "cpu"
