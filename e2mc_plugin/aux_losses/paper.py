@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping
 
+from e2mc_plugin.method_families import host_method
+
 __all__ = ["PAPER_COEFFICIENTS", "paper_aux_spec", "describe_e2mc_coefficients"]
 
 _ABLATIONS: Mapping[str, Mapping[str, Any]] = {
@@ -40,7 +42,7 @@ def paper_aux_spec(method: str, loss: str) -> Dict[str, Any]:
 
     Raises ``KeyError`` naming the valid methods or losses.
     """
-    base = method[: -len("_aux")] if method.endswith("_aux") else method
+    base = host_method(method)
     if base not in PAPER_COEFFICIENTS:
         raise KeyError(
             f"no paper coefficients for method {method!r}; valid: {', '.join(PAPER_COEFFICIENTS)}"

@@ -18,12 +18,10 @@ torch = pytest.importorskip("torch")
 from omegaconf import OmegaConf  # noqa: E402
 
 from e2mc_plugin.solo.linear_model import (  # noqa: E402
-    HeadSpec,
-    LinearSpec,
     PluginLinearModel,
-    parse_linear_block,
     plugin_linear_model_class,
 )
+from e2mc_plugin.solo.recipe.linear import HeadSpec, LinearSpec, parse_linear_block  # noqa: E402
 from e2mc_plugin.solo.recipe.schema import ConfigError  # noqa: E402
 
 

@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2mc_plugin.solo.recipe.schema import (
-    ConfigError,
-    flag,
-    misplaced_recipe_key,
-    parse_linear_block,
-)
+from e2mc_plugin.solo.recipe.linear import parse_linear_block
+from e2mc_plugin.solo.recipe.placement import misplaced_recipe_key
+from e2mc_plugin.solo.recipe.schema import ConfigError
+from e2mc_plugin.solo.recipe.values import flag
 from e2mc_plugin.testing.presets import tiny_cfg
 
 E2MC = {"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}
