@@ -93,34 +93,29 @@ class HostProfile:
         )
 
 
-#: solo-learn git main (``setup.py`` 1.0.6): one omegaconf cfg per method, hydra launchers
-CFG = HostProfile(
-    layout="cfg",
-    family="1.0.6",
-    markers=("backbones/", "args/pretrain.py"),
-    lightning="lightning.pytorch",
-    constructor="cfg",
-    args_layout="nested",
-    backbone_attr=BACKBONE,
-    small_crop_methods=None,
-    routes_method_name=True,
-    per_crop_forward=True,
-    hydra_launchers=True,
-)
-
-#: solo-learn <= 1.0.2 (the PyPI wheel): keyword-argument methods, ``encoder`` naming
-ARGPARSE = HostProfile(
-    layout="argparse",
-    family="1.0.2",
-    markers=("utils/backbones.py", "args/setup.py"),
-    lightning="pytorch_lightning",
-    constructor="kwargs",
-    args_layout="argparse",
-    backbone_attr=LEGACY_BACKBONE,
-    small_crop_methods=("SimCLR", "BYOL", "WMSE"),
-    routes_method_name=False,
-    per_crop_forward=False,
-    hydra_launchers=False,
+#: each difference, read across: (the ``cfg`` layout: solo-learn git main, one omegaconf cfg per
+#: method, hydra launchers; the ``argparse`` layout: solo-learn <= 1.0.2, keyword-argument
+#: methods, ``encoder`` naming)
+_DIFFERENCES = {
+    "family": ("1.0.6", "1.0.2"),
+    "markers": (("backbones/", "args/pretrain.py"), ("utils/backbones.py", "args/setup.py")),
+    "lightning": ("lightning.pytorch", "pytorch_lightning"),
+    # main: solo/methods/base.py __init__(self, cfg: omegaconf.DictConfig)
+    "constructor": ("cfg", "kwargs"),
+    # 1.0.2: solo/args/setup.py's flat names (encoder, lars, eta_lars, base_tau_momentum...)
+    "args_layout": ("nested", "argparse"),
+    "backbone_attr": (BACKBONE, LEGACY_BACKBONE),
+    # 1.0.2: the other methods unpack exactly two features (feats1, feats2 = out["feats"])
+    "small_crop_methods": (None, ("SimCLR", "BYOL", "WMSE")),
+    # main: solo/backbones build the MoCo v3 / MAE ViTs by cfg.method
+    "routes_method_name": (True, False),
+    # 1.0.2: SwAV projects its two large crops inside training_step
+    "per_crop_forward": (True, False),
+    "hydra_launchers": (True, False),
+}
+CFG, ARGPARSE = (
+    HostProfile(layout=layout, **{key: values[i] for key, values in _DIFFERENCES.items()})
+    for i, layout in enumerate(("cfg", "argparse"))
 )
 
 #: layout name -> profile, tried in this order by :func:`profile_of`

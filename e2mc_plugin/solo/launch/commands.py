@@ -190,37 +190,6 @@ def _cuda_hint(command: str, err: BaseException) -> Optional[str]:
     )
 
 
-def _knn_summary(args: Sequence[str], printed: str) -> None:
-    from e2mc_plugin.solo.launch.run_summary import (
-        KNN_METRICS_FILE,
-        format_record,
-        parse_knn,
-        write_record,
-    )
-
-    folder = _flag_value(args, "--pretrained_checkpoint_dir")
-    rows = parse_knn(printed)
-    record = {"command": "knn", "folder": str(Path(folder).resolve()) if folder else None}
-    record.update(metrics=None, results=rows)
-    written = write_record(record, Path(folder) / KNN_METRICS_FILE) if folder and rows else None
-    print("\n" + format_record(record, written), flush=True)
-
-
-def _umap_summary() -> None:
-    plots = [p.resolve() for p in map(Path, ("im100_train_umap.pdf", "im100_val_umap.pdf"))]
-    found = [str(p) for p in plots if p.is_file()]
-    print("\ne2mc-plugin umap: done\n  plots: " + (", ".join(found) or "(none written)"))
-
-
-def _flag_value(args: Sequence[str], flag: str) -> Optional[str]:
-    for i, arg in enumerate(args):
-        if arg == flag and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
-
-
 def run(command: str, argv: Sequence[str]) -> int:
     """Run the host's ``main_<command>.py`` with the plugin registered; return its exit code.
 
@@ -240,7 +209,7 @@ def run(command: str, argv: Sequence[str]) -> int:
         print(f"note: {note}", file=sys.stderr)
 
     from e2mc_plugin.solo.launch.callbacks import SUMMARY_ENV
-    from e2mc_plugin.solo.launch.run_summary import Tee
+    from e2mc_plugin.solo.launch.run_summary import Tee, knn_summary, umap_summary
     from e2mc_plugin.solo.method.wrapper import SKIP_PRETRAINED_ENV
 
     tee: Optional[Tee] = None
@@ -283,9 +252,9 @@ def run(command: str, argv: Sequence[str]) -> int:
             print(f"\nerror: {hint}", file=sys.stderr)
             return 1
     if code == 0 and tee is not None:
-        _knn_summary(args, tee.getvalue())
+        knn_summary(args, tee.getvalue())
     elif code == 0 and command == "umap":
-        _umap_summary()
+        umap_summary()
     return code
 
 
