@@ -310,13 +310,12 @@ def test_continued_recipes_build_an_empty_aux_loss_set():
 
 @pytest.mark.parametrize("recipe", [r for r, spec in PRETRAIN.items() if spec[1]])
 def test_recipe_blocks_pass_the_adapter_validation(recipe):
-    config = pytest.importorskip(
-        "e2mc_plugin.solo.recipe.schema",
-        reason="e2mc_plugin.solo.recipe.schema is not importable yet",
-    )
+    from e2mc_plugin.attach.specs import validate_aux_losses
+    from e2mc_plugin.checkpoints.recipe import validate_pretrained
+
     cfg = _compose_in_folder(recipe, ["pretrained.path=/ckpt/file.pth"])
-    assert len(config.validate_aux_losses(cfg.aux_losses)) == len(cfg.aux_losses)
-    assert config.validate_pretrained(cfg.pretrained)["path"] == "/ckpt/file.pth"
+    assert len(validate_aux_losses(cfg.aux_losses)) == len(cfg.aux_losses)
+    assert validate_pretrained(cfg.pretrained)["path"] == "/ckpt/file.pth"
 
 
 # ----------------------------------------------------------------------------- linear / knn
