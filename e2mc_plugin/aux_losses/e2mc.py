@@ -26,8 +26,6 @@ from e2mc_plugin.criteria.sharding import (
 
 REDUCTIONS = ("reference", "paper")
 
-PAPER_COEFFICIENTS = describe_e2mc_coefficients()
-
 
 @register_aux_loss("e2mc")
 class E2MCLoss(AuxLoss):
@@ -35,8 +33,9 @@ class E2MCLoss(AuxLoss):
 
     Args:
         beta: entropy weight, >= 0 (a negative beta would minimize entropy). REQUIRED: the
-            paper's values span 6 orders of magnitude across hosts (see ``PAPER_COEFFICIENTS``)
-            and the reference launch defaults differ from them, so no default would be right.
+            paper's values span 6 orders of magnitude across hosts (see
+            :data:`e2mc_plugin.aux_losses.paper.PAPER_COEFFICIENTS`) and the reference launch
+            defaults differ from them, so no default would be right.
         gamma: covariance weight, >= 0. REQUIRED, same reason.
         mapping: Psi, ``"sigmoid"`` (unnormalized projector, VICReg), ``"gaussian_cdf"``
             (L2-normalizing methods) or ``"identity"``. REQUIRED (it depends on the host method).
@@ -69,7 +68,7 @@ class E2MCLoss(AuxLoss):
 
     name = "e2mc"
     term_names = ("entropy", "covariance")
-    kwargs_hint = PAPER_COEFFICIENTS
+    kwargs_hint = describe_e2mc_coefficients()
     splits_exactly = True
 
     def __init__(

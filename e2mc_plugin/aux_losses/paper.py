@@ -1,9 +1,11 @@
 """The paper's auxiliary-loss coefficients per host method: the one place this fact lives.
 
 Source: Chakraborty, LeCun, Rudner, Learned-Miller, "Improving Pre-trained Self-Supervised
-Embeddings Through Effective Entropy Maximization", section 5 and Appendix A (E2MC), and the
-ablations of Table 3 / D.2 (VCReg, AUH, MMCR on SwAV; the same values are used for every method
-here). The reference launch scripts' argparse defaults differ from these: recipes state them
+Embeddings Through Effective Entropy Maximization": the implementation details of each method,
+Appendix A.1.1 / A.1.2 / A.1.3 (VICReg, SwAV, SimSiam) in the paper's first version, B.1.1 /
+B.1.2 / B.1.3 in the later one; A.1.2 / B.1.2 also gives the coefficients of the ablation
+criteria (VCReg, AUH, MMCR on SwAV, results in Table 3; the same values are used for every
+method here). The reference launch scripts' argparse defaults differ from these: recipes state them
 explicitly, and tests compare the recipes against this table.
 
 Examples:
@@ -15,6 +17,8 @@ Examples:
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping
+
+from e2mc_plugin.method_families import host_method
 
 __all__ = ["PAPER_COEFFICIENTS", "paper_aux_spec", "describe_e2mc_coefficients"]
 
@@ -40,7 +44,7 @@ def paper_aux_spec(method: str, loss: str) -> Dict[str, Any]:
 
     Raises ``KeyError`` naming the valid methods or losses.
     """
-    base = method[: -len("_aux")] if method.endswith("_aux") else method
+    base = host_method(method)
     if base not in PAPER_COEFFICIENTS:
         raise KeyError(
             f"no paper coefficients for method {method!r}; valid: {', '.join(PAPER_COEFFICIENTS)}"

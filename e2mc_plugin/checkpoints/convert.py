@@ -10,7 +10,8 @@ model (``METHODS[args["method"]].load_from_checkpoint(ckpt, strict=False, cfg=ar
 ``pretrained_feature_extractor``).
 
 Both launchers load with ``strict=False``, which silently leaves unmatched layers random, so every
-conversion is checked with :func:`verify_backbone_coverage` against a freshly built backbone
+conversion is checked with :func:`~e2mc_plugin.checkpoints.coverage.verify_backbone_coverage`
+against a freshly built backbone
 before it is renamed into place by :func:`~e2mc_plugin.checkpoints.writer.write_host_checkpoint`
 (atomic; never over the source; existing files only with ``--force``).
 """
@@ -22,87 +23,23 @@ import copy
 import json
 import os
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
-
-import torch
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from e2mc_plugin.checkpoints.absent import ABSENT_RECORD_KEY
+from e2mc_plugin.checkpoints.coverage import reference_backbone_shapes, verify_backbone_coverage
 from e2mc_plugin.checkpoints.host_args import (
     METHOD_DEFAULTS,
     build_args,
     infer_backbone,
     random_layers,
 )
-from e2mc_plugin.checkpoints.initialize import CheckpointMismatchError
 from e2mc_plugin.checkpoints.load import load_checkpoint
 from e2mc_plugin.checkpoints.registry import (
     describe_layout,
     get_checkpoint_loader,
     list_checkpoint_loaders,
 )
-from e2mc_plugin.checkpoints.safe_load import safe_torch_load
 from e2mc_plugin.checkpoints.writer import check_name, write_host_checkpoint
-
-
-def reference_backbone_shapes(backbone: str, dataset: str = "imagenet") -> Dict[str, tuple]:
-    """Key -> shape of a freshly built backbone (on the meta device: nothing is allocated)."""
-    with torch.device("meta"):
-        if backbone.startswith("resnet"):
-            import torchvision
-
-            model = getattr(torchvision.models, backbone)()
-            model.fc = torch.nn.Identity()
-            if dataset in ("cifar10", "cifar100"):
-                model.conv1 = torch.nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=2, bias=False)
-        elif backbone.startswith("vit_"):
-            import timm
-
-            model = timm.create_model(f"{backbone}_patch16_224", num_classes=0)
-        else:
-            raise ValueError(
-                f"convert: backbone {backbone!r} has no reference to verify the conversion "
-                "against; supported: torchvision resnet* and timm vit_* names"
-            )
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-
-def verify_backbone_coverage(
-    ckpt_path: Union[str, os.PathLike],
-    backbone_keys: Union[Mapping[str, Sequence[int]], Iterable[str]],
-) -> int:
-    """Check that main_linear's loading of ``ckpt_path`` fills every backbone tensor.
-
-    Replays the host's key handling (keys containing ``backbone`` lose the ``backbone.`` prefix,
-    then ``load_state_dict(strict=False)``), which silently skips anything else.
-
-    Args:
-        ckpt_path: a converted checkpoint.
-        backbone_keys: names (without ``backbone.``) of a freshly built backbone, or a mapping
-            of them to shapes (then shapes are compared too).
-
-    Returns:
-        the number of backbone tensors covered.
-
-    Raises:
-        CheckpointMismatchError: listing missing keys and shape mismatches.
-    """
-    state = safe_torch_load(ckpt_path)["state_dict"]
-    found = {k.replace("backbone.", ""): v for k, v in state.items() if k.startswith("backbone.")}
-    expected = dict(backbone_keys) if isinstance(backbone_keys, Mapping) else None
-    names = list(expected) if expected is not None else list(backbone_keys)
-    missing = [k for k in names if k not in found]
-    mismatched = []
-    if expected is not None:
-        mismatched = [
-            f"{k}: checkpoint {tuple(found[k].shape)} vs backbone {tuple(expected[k])}"
-            for k in names
-            if k in found and tuple(found[k].shape) != tuple(expected[k])
-        ]
-    if missing or mismatched:
-        lines = [f"{os.fspath(ckpt_path)!r} would leave backbone tensors random in main_linear:"]
-        lines += [f"  missing {k}" for k in missing] + [f"  shape {m}" for m in mismatched]
-        raise CheckpointMismatchError("\n".join(lines))
-    return len(names)
 
 
 def _default_name(src: str) -> str:
@@ -132,6 +69,57 @@ def _strip(err: BaseException, prefix: str = "convert: ") -> str:
 def _origin(method_from: str) -> str:
     """Where the method came from, as the user gave it (an option or a file)."""
     return "--method" if method_from == "--method" else f"method from {method_from}"
+
+
+def _method(
+    loaded: Any, src: str, method: Optional[str], host_args: Optional[Mapping], sibling: str
+) -> Tuple[str, str]:
+    """``(method, where it came from)``: ``--method``, the source's ``args.json``, the format's
+    release, or the default of backbone-only formats."""
+    if method:
+        return method, "--method"
+    if (host_args or {}).get("method"):
+        return host_args["method"], f"the source's {sibling}"
+    release = get_checkpoint_loader(loaded.format).method
+    if release:
+        return release, f"the {loaded.format} format's release"
+    if loaded.format.startswith("solo"):
+        raise ValueError(
+            f"convert: {src!r} is a solo-learn checkpoint without a 1.0.6 args.json next to it; "
+            f"pass --method (one of {', '.join(METHOD_DEFAULTS)})"
+        )
+    return "vicreg", "the default for backbone-only formats"
+
+
+def _host_args(
+    loaded: Any,
+    method: str,
+    method_from: str,
+    backbone: Optional[str],
+    name: str,
+    host_args: Optional[Mapping],
+    sibling: str,
+) -> Tuple[Dict[str, Any], str, str]:
+    """``(args.json content, backbone, where the backbone came from)``: the source's own
+    ``args.json`` when it is for ``method``, else one built for the (given or inferred)
+    backbone."""
+    if host_args is not None and host_args.get("method") == method:
+        args = copy.deepcopy(dict(host_args))
+        return args, args["backbone"]["name"], f"backbone.name of {sibling}"
+    where = "--backbone" if backbone is not None else "the backbone inferred from the tensor shapes"
+    backbone = backbone or infer_backbone(loaded.state_dict)
+    if backbone is None:
+        raise ValueError(
+            "convert: cannot tell the backbone from the tensor shapes; pass --backbone "
+            "(a solo-learn backbone name, e.g. resnet50, vit_small)"
+        )
+    try:
+        args = build_args(loaded, method, backbone, name)
+    except ValueError as err:
+        raise ValueError(f"convert: {_origin(method_from)}: {_strip(err)}") from None
+    if where != "--backbone":
+        where += " (--backbone sets it)"
+    return args, backbone, where
 
 
 def convert(
@@ -170,51 +158,18 @@ def convert(
     host_args = None
     if loaded.format.startswith("solo") and os.path.isfile(sibling):
         host_args = _read_host_args(sibling)
-    if method:
-        method_from = "--method"
-    elif (host_args or {}).get("method"):
-        method, method_from = host_args["method"], f"the source's {sibling}"
-    elif get_checkpoint_loader(loaded.format).method:
-        method = get_checkpoint_loader(loaded.format).method
-        method_from = f"the {loaded.format} format's release"
-    elif loaded.format.startswith("solo"):
-        raise ValueError(
-            f"convert: {src!r} is a solo-learn checkpoint without a 1.0.6 args.json next to it; "
-            f"pass --method (one of {', '.join(METHOD_DEFAULTS)})"
-        )
-    else:
-        method, method_from = "vicreg", "the default for backbone-only formats"
+    method, method_from = _method(loaded, src, method, host_args, sibling)
     name = name or _default_name(src)
-    backbone_given = backbone is not None and not (
-        host_args is not None and host_args.get("method") == method
+    args, backbone, backbone_from = _host_args(
+        loaded, method, method_from, backbone, name, host_args, sibling
     )
-    if host_args is not None and host_args.get("method") == method:
-        args = copy.deepcopy(host_args)
-        backbone = args["backbone"]["name"]
-    else:
-        backbone = backbone or infer_backbone(loaded.state_dict)
-        if backbone is None:
-            raise ValueError(
-                "convert: cannot tell the backbone from the tensor shapes; pass --backbone "
-                "(a solo-learn backbone name, e.g. resnet50, vit_small)"
-            )
-        try:
-            args = build_args(loaded, method, backbone, name)
-        except ValueError as err:
-            raise ValueError(f"convert: {_origin(method_from)}: {_strip(err)}") from None
-
     report = str(loaded.report)
-    dataset = args.get("data", {}).get("dataset", "imagenet")
     try:
-        shapes = reference_backbone_shapes(backbone, dataset)
+        shapes = reference_backbone_shapes(
+            backbone, args.get("data", {}).get("dataset", "imagenet")
+        )
     except ValueError as err:
-        if backbone_given:
-            where = "--backbone"
-        elif host_args is not None and host_args.get("method") == method:
-            where = f"backbone.name of {sibling}"
-        else:
-            where = "the backbone inferred from the tensor shapes (--backbone sets it)"
-        raise ValueError(f"convert: {where}: {_strip(err)}") from None
+        raise ValueError(f"convert: {backbone_from}: {_strip(err)}") from None
     written = write_host_checkpoint(
         loaded.state_dict,
         args,

@@ -1,4 +1,4 @@
-"""Apply a :class:`LoadedCheckpoint` to a built solo-learn method (1.0.2 or 1.0.6 naming).
+"""Apply a :class:`LoadedCheckpoint` to a built solo-learn method (any host's backbone naming).
 
 Weights only: the optimizer, scheduler and epoch counter of the new run start fresh.
 
@@ -10,18 +10,20 @@ WARNING lists them).
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
 
+from e2mc_plugin.backbone_names import BACKBONE, attr_of, rename
 from e2mc_plugin.checkpoints.report import LoadedCheckpoint, LoadReport, group_keys
 
 log = logging.getLogger(__name__)
 
 #: valid values of ``scope`` (``pretrained.scope`` in a recipe)
 SCOPES = ("full", "backbone")
-_BACKBONE = "backbone."  # checkpoint side: loaders emit solo-learn 1.0.6 names
+_BACKBONE = f"{BACKBONE}."  # checkpoint side: the loaders emit solo-learn 1.0.6 names
 
 # Model keys that may stay as initialised without failing strict mode: the online classifiers
 # are trained from scratch on the new data; momentum networks are copied from the online ones.
@@ -33,21 +35,6 @@ _REQUIRED_BUFFERS = ("running_mean", "running_var")
 
 class CheckpointMismatchError(RuntimeError):
     """Strict initialization found missing, unexpected or mis-shaped keys (all listed)."""
-
-
-def _legacy_names(model_keys: List[str]) -> bool:
-    """solo-learn <= 1.0.2 names the backbone ``encoder`` (and ``momentum_encoder``)."""
-    return any(k.startswith("encoder.") for k in model_keys) and not any(
-        k.startswith("backbone.") for k in model_keys
-    )
-
-
-def _to_model_name(key: str, legacy: bool) -> str:
-    if legacy:
-        for new, old in (("backbone.", "encoder."), ("momentum_backbone.", "momentum_encoder.")):
-            if key.startswith(new):
-                return old + key[len(new) :]
-    return key
 
 
 def _momentum_pairs(model: nn.Module) -> List[Tuple[str, str, nn.Module, nn.Module]]:
@@ -69,15 +56,118 @@ def _listing(title: str, items: List[str]) -> str:
     return f"{title} ({len(items)}):\n    " + "\n    ".join(items)
 
 
+@dataclass
+class _Plan:
+    """What a load would do: matched tensors (model key -> tensor, and its checkpoint key) and
+    what does not fit, before anything is copied."""
+
+    attr: str  # the model's name of the backbone
+    scope: str
+    exempt: Tuple[str, ...]  # model key prefixes a strict load may leave as built
+    host_buffers: set
+    to_load: Dict[str, torch.Tensor] = field(default_factory=dict)
+    origin: Dict[str, str] = field(default_factory=dict)  # model key -> checkpoint key
+    unexpected: List[str] = field(default_factory=list)
+    mismatched: Dict[str, str] = field(default_factory=dict)
+    out_of_scope: List[str] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+
+    def model_name(self, key: str) -> str:
+        return rename(key, BACKBONE, self.attr)
+
+
+def _plan(
+    model: nn.Module, loaded: LoadedCheckpoint, scope: str, attr: str, exempt: Tuple[str, ...]
+) -> _Plan:
+    target = model.state_dict()
+    plan = _Plan(attr, scope, exempt, _host_buffers(model))
+    model_backbone = f"{attr}."
+    if scope == "backbone":
+        if not any(k.startswith(model_backbone) for k in target):
+            raise ValueError(f"scope: 'backbone' but the model has no {model_backbone}* tensors")
+        if not any(k.startswith(_BACKBONE) for k in loaded.state_dict):
+            raise CheckpointMismatchError(
+                f"checkpoint {loaded.path or loaded.format!r} holds no {_BACKBONE}* tensors "
+                "(scope: backbone)"
+            )
+    misfit = set()  # model keys the checkpoint has with another shape (listed as mismatches)
+    for key, value in loaded.state_dict.items():
+        if scope == "backbone" and not key.startswith(_BACKBONE):
+            plan.out_of_scope.append(key)
+            continue
+        name = plan.model_name(key)
+        if name not in target:
+            plan.unexpected.append(key)
+        elif tuple(value.shape) != tuple(target[name].shape):
+            misfit.add(name)
+            plan.mismatched[key] = (
+                f"checkpoint {tuple(value.shape)} vs model {tuple(target[name].shape)}"
+            )
+        else:
+            plan.to_load[name] = value
+            plan.origin[name] = key
+    plan.missing = [
+        k
+        for k in target
+        if k not in plan.to_load
+        and k not in misfit
+        and not k.startswith(exempt)
+        and k not in plan.host_buffers
+        and (scope == "full" or k.startswith(model_backbone))
+    ]
+    return plan
+
+
+def _report(loaded: LoadedCheckpoint, plan: _Plan) -> LoadReport:
+    """The LoadReport of a load: the loader's mapping carried over to the model's names."""
+    inverse = {dst: src for src, dst in loaded.report.mapped.items()}
+    report = LoadReport(dropped=list(loaded.report.dropped))
+    for name, key in plan.origin.items():
+        if key in inverse:
+            report.mapped[inverse[key]] = name
+        else:
+            report.created[name] = loaded.report.created.get(key, "made by the loader")
+    report.absent_in_source = [
+        name
+        for name in (plan.model_name(k) for k in loaded.report.absent_in_source)
+        if name in plan.to_load
+    ]
+    for key in plan.unexpected:
+        report.skipped[key] = "not in the model"
+    report.skipped.update(plan.mismatched)
+    for key in plan.out_of_scope:
+        report.skipped[key] = "scope: backbone (only backbone tensors are loaded)"
+    return report
+
+
+def _fill_momentum(
+    pairs: List[Tuple[str, str, nn.Module, nn.Module]], plan: _Plan, report: LoadReport
+) -> None:
+    """Each momentum network the checkpoint did not fill becomes a copy of its loaded online one."""
+    for online_prefix, momentum_prefix, online, momentum in pairs:
+        keys = [momentum_prefix + k for k in momentum.state_dict()]
+        if all(k in plan.to_load for k in keys):
+            continue  # the checkpoint carried this momentum network
+        if not any(online_prefix + k in plan.to_load for k in online.state_dict()):
+            continue  # nothing loaded into the online network: both stay as built
+        momentum.load_state_dict(online.state_dict())
+        for k in keys:
+            report.created[k] = f"copy of the loaded online network {online_prefix}*"
+
+
 def initialize_from_checkpoint(
-    model: nn.Module, loaded: LoadedCheckpoint, *, strict: bool = True, scope: str = "full"
+    model: nn.Module,
+    loaded: LoadedCheckpoint,
+    *,
+    strict: bool = True,
+    scope: str = "full",
+    backbone_attr: Optional[str] = None,
 ) -> LoadReport:
     """Copy the tensors of ``loaded`` into ``model`` and return what happened.
 
     Args:
-        model: a built solo-learn method (any host; ``encoder.`` names are detected from the
-            model's own keys). Channels-last, GPU and half-precision models work: tensors are
-            copied into the existing parameters.
+        model: a built solo-learn method (any host). Channels-last, GPU and half-precision
+            models work: tensors are copied into the existing parameters.
         loaded: the result of :func:`load_checkpoint`.
         strict: if True, any missing model key, unexpected checkpoint key or shape mismatch
             raises :class:`CheckpointMismatchError` listing all of them, before anything is
@@ -89,6 +179,9 @@ def initialize_from_checkpoint(
             only the model's backbone must be filled (with ``strict``: every backbone tensor
             present and of the right shape, no extra backbone tensor); the projector, predictor,
             prototypes... stay as built, listed by prefix in a WARNING.
+        backbone_attr: the model's name of its backbone (the host adapter passes its host
+            profile's, e.g. ``encoder`` on solo-learn 1.0.2); None reads it from the model's
+            keys (:func:`e2mc_plugin.backbone_names.attr_of`).
 
     After loading, every momentum network (``model.momentum_pairs``) that the checkpoint did
     not fill completely is set to a copy of its online network, if that received weights.
@@ -101,92 +194,24 @@ def initialize_from_checkpoint(
     if scope not in SCOPES:
         raise ValueError(f"scope: {scope!r} is not one of {', '.join(SCOPES)}")
     target = model.state_dict()
-    legacy = _legacy_names(list(target))
+    attr = backbone_attr or attr_of(target)
     pairs = _momentum_pairs(model)
-    exempt_prefixes = _EXEMPT_PREFIXES + tuple(p for _, p, _, _ in pairs)
-    host_buffers = _host_buffers(model)
-    model_backbone = _to_model_name(_BACKBONE, legacy)
-    if scope == "backbone":
-        if not any(k.startswith(model_backbone) for k in target):
-            raise ValueError(f"scope: 'backbone' but the model has no {model_backbone}* tensors")
-        if not any(k.startswith(_BACKBONE) for k in loaded.state_dict):
-            raise CheckpointMismatchError(
-                f"checkpoint {loaded.path or loaded.format!r} holds no {_BACKBONE}* tensors "
-                "(scope: backbone)"
-            )
-
-    to_load: Dict[str, torch.Tensor] = {}
-    origin: Dict[str, str] = {}  # model key -> loaded key
-    unexpected: List[str] = []
-    mismatched: Dict[str, str] = {}
-    out_of_scope: List[str] = []
-    misfit = set()  # model keys the checkpoint has with another shape (listed as mismatches)
-    for key, value in loaded.state_dict.items():
-        if scope == "backbone" and not key.startswith(_BACKBONE):
-            out_of_scope.append(key)
-            continue
-        name = _to_model_name(key, legacy)
-        if name not in target:
-            unexpected.append(key)
-        elif tuple(value.shape) != tuple(target[name].shape):
-            misfit.add(name)
-            mismatched[key] = (
-                f"checkpoint {tuple(value.shape)} vs model {tuple(target[name].shape)}"
-            )
-        else:
-            to_load[name] = value
-            origin[name] = key
-    missing = [
-        k
-        for k in target
-        if k not in to_load
-        and k not in misfit
-        and not k.startswith(exempt_prefixes)
-        and k not in host_buffers
-        and (scope == "full" or k.startswith(model_backbone))
-    ]
-
-    if strict and (missing or unexpected or mismatched):
+    exempt = _EXEMPT_PREFIXES + tuple(p for _, p, _, _ in pairs)
+    plan = _plan(model, loaded, scope, attr, exempt)
+    if strict and (plan.missing or plan.unexpected or plan.mismatched):
         raise CheckpointMismatchError(
-            _mismatch_message(loaded, scope, missing, unexpected, mismatched)
+            _mismatch_message(loaded, scope, plan.missing, plan.unexpected, plan.mismatched)
         )
-
-    result = model.load_state_dict(to_load, strict=False)
+    result = model.load_state_dict(plan.to_load, strict=False)
     if result.unexpected_keys:  # cannot happen: keys were checked against model.state_dict()
         raise CheckpointMismatchError(f"unexpected keys {result.unexpected_keys}")
-
-    inverse = {dst: src for src, dst in loaded.report.mapped.items()}
-    report = LoadReport(dropped=list(loaded.report.dropped))
-    for name, key in origin.items():
-        if key in inverse:
-            report.mapped[inverse[key]] = name
-        else:
-            report.created[name] = loaded.report.created.get(key, "made by the loader")
-    report.absent_in_source = [
-        name
-        for name in (_to_model_name(k, legacy) for k in loaded.report.absent_in_source)
-        if name in to_load
-    ]
-    for key in unexpected:
-        report.skipped[key] = "not in the model"
-    report.skipped.update(mismatched)
-    for key in out_of_scope:
-        report.skipped[key] = "scope: backbone (only backbone tensors are loaded)"
-
-    for online_prefix, momentum_prefix, online, momentum in pairs:
-        keys = [momentum_prefix + k for k in momentum.state_dict()]
-        if all(k in to_load for k in keys):
-            continue  # the checkpoint carried this momentum network
-        if not any(online_prefix + k in to_load for k in online.state_dict()):
-            continue  # nothing loaded into the online network: both stay as built
-        momentum.load_state_dict(online.state_dict())
-        for k in keys:
-            report.created[k] = f"copy of the loaded online network {online_prefix}*"
-    report.untouched = [k for k in target if k not in to_load and k not in report.created]
+    report = _report(loaded, plan)
+    _fill_momentum(pairs, plan, report)
+    report.untouched = [k for k in target if k not in plan.to_load and k not in report.created]
     random = [
         k
         for k in report.untouched
-        if k not in host_buffers and (scope == "backbone" or not k.startswith(exempt_prefixes))
+        if k not in plan.host_buffers and (scope == "backbone" or not k.startswith(exempt))
     ]
     _warn(loaded, scope, strict, report, random)
     return report

@@ -72,7 +72,7 @@ def load_torchvision_backbone(
 
 def torchvision_backbone_state(loaded: LoadedCheckpoint) -> "OrderedDict[str, torch.Tensor]":
     """:func:`load_torchvision_backbone` for an already loaded checkpoint."""
-    from e2mc_plugin.checkpoints.convert import reference_backbone_shapes
+    from e2mc_plugin.checkpoints.coverage import reference_backbone_shapes
 
     where = f"{loaded.path!r} (format {loaded.format!r})"
     state = {k[len(_PREFIX) :]: v for k, v in loaded.state_dict.items() if k.startswith(_PREFIX)}

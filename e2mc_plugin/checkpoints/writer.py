@@ -184,6 +184,25 @@ def _commit(pairs: List[tuple], out: Path) -> None:
             os.close(fd)
 
 
+def _check_targets(targets: Iterable[Path], protected: Iterable[PathLike], force: bool) -> None:
+    """Refuse a target that is a protected file or a folder, or that exists without ``force``."""
+    for target in targets:
+        for source in protected:
+            if _same_file(target, Path(source)):
+                raise ValueError(
+                    f"refusing to write {str(target)!r}: it is the source {os.fspath(source)!r}; "
+                    "choose another output folder or name"
+                )
+        if target.is_dir():
+            raise IsADirectoryError(f"cannot write {str(target)!r}: it is a folder")
+    existing = [str(t) for t in targets if os.path.lexists(t)]
+    if existing and not force:
+        raise FileExistsError(
+            f"refusing to overwrite {' and '.join(existing)}; pass --force (force=True) to "
+            "replace them"
+        )
+
+
 def write_host_checkpoint(
     state_dict: Mapping[str, torch.Tensor],
     args: Mapping[str, Any],
@@ -218,21 +237,7 @@ def write_host_checkpoint(
     name = check_name(name)
     out = Path(out_dir)
     targets = WrittenCheckpoint(out / f"{name}.ckpt", out / ARGS_FILE)
-    for target in targets:
-        for source in protected:
-            if _same_file(target, Path(source)):
-                raise ValueError(
-                    f"refusing to write {str(target)!r}: it is the source {os.fspath(source)!r}; "
-                    "choose another output folder or name"
-                )
-        if target.is_dir():
-            raise IsADirectoryError(f"cannot write {str(target)!r}: it is a folder")
-    existing = [str(t) for t in targets if os.path.lexists(t)]
-    if existing and not force:
-        raise FileExistsError(
-            f"refusing to overwrite {' and '.join(existing)}; pass --force (force=True) to "
-            "replace them"
-        )
+    _check_targets(targets, protected, force)
     try:
         args_text = json.dumps(args, indent=2)
     except (TypeError, ValueError) as err:

@@ -16,6 +16,8 @@ import json
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
+from e2mc_plugin.method_families import host_method
+
 if TYPE_CHECKING:
     from e2mc_plugin.checkpoints.report import LoadedCheckpoint
 
@@ -142,7 +144,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for i, (path, fmt) in enumerate(ckpts):
         other = ckpts[1 - i][0] if len(ckpts) == 2 else None
         model, cfg, fmt_used, report = _load_model(path, fmt, args)
-        method = method or str(cfg["method"]).removesuffix("_aux")
+        method = method or host_method(str(cfg["method"]))
         print(
             f"[{path}] format {fmt_used}, method {cfg['method']}, "
             f"backbone {cfg['backbone']['name']}"

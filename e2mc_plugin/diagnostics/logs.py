@@ -2,11 +2,10 @@
 
 What is filtered, and why: these commands build and fit several host models in one process, and
 the host libraries announce the same facts at every build or fit (Lightning's ``Seed set to N``
-and ``Adding 1 callbacks from entry point ...``, its INFO banners) or warn at import about their
-own dependencies (``pkg_resources is deprecated`` from Lightning 2.1, timm's renamed modules,
-solo-learn's ``timm`` registry overwrites, lightning-bolts' ``UnderReviewWarning`` on 1.0.2).
-None of them is about the user's run; errors still show. Progress bars are the commands' own and
-stay.
+and ``Adding 1 callbacks from entry point ...``, its INFO banners, its advice on data loader
+workers) or warn at import about their own dependencies (the list and the reason of each:
+:mod:`e2mc_plugin.solo.host.import_warnings`, which the launchers use too). None of them is about
+the user's run; errors still show. Progress bars are the commands' own and stay.
 """
 
 from __future__ import annotations
@@ -28,18 +27,13 @@ LIGHTNING_LOGGERS = (
 
 
 def quiet_lightning() -> None:
-    """Silence the host's import-time warnings and Lightning's INFO lines (banners, seeds,
-    entry-point callbacks). Call before the host is first imported: it imports it, then sets
-    the loggers' levels (Lightning sets its own at import) and the filters its imports replace."""
-    from e2mc_plugin.solo.host import compat
+    """Import the host without its import warnings, then silence the warnings of its fits and
+    Lightning's INFO lines (banners, seeds, entry-point callbacks). Call before the host is first
+    imported: Lightning sets its loggers' levels at import."""
+    from e2mc_plugin.solo.host.import_warnings import import_host
 
-    # lightning-bolts (imported by solo-learn 1.0.2) puts a "once" filter per feature ahead of
-    # any filter set before; recording the import's warnings keeps them off the console
-    with warnings.catch_warnings(record=True):
-        compat.lightning()
-        compat.host_methods()
+    import_host(show="none")
     for category in (UserWarning, DeprecationWarning, FutureWarning):
         warnings.filterwarnings("ignore", category=category)
-    warnings.filterwarnings("ignore", message=r".*is currently marked under review")
     for name in LIGHTNING_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)

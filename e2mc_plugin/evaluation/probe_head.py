@@ -1,6 +1,6 @@
 """Transfer probe head on res5 features: AvgPool(k, stride s) -> BatchNorm -> linear.
 
-The iNaturalist-2018 linear probe of the E2MC paper (Appendix A.2.3), as the reference
+The iNaturalist-2018 linear probe of the E2MC paper (Appendix A.2.3 / B.2.3), as the reference
 ``eval_linear.py`` builds it with ``--global_pooling false --use_bn true`` (class ``RegLog``; the
 protocol of Goyal et al. 2019 / SwAV):
 

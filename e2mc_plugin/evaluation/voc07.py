@@ -1,8 +1,8 @@
 """PASCAL VOC07 classification with per-class linear SVMs on frozen features (mAP).
 
-The transfer protocol of the E2MC paper (Appendix A.2.3), which follows the benchmark of Goyal
-et al. 2019 ("Scaling and benchmarking self-supervised visual representation learning",
-fair_self_supervision_benchmark ``tools/svm``) as SwAV does:
+The transfer protocol of the E2MC paper (Appendix A.2.3 / B.2.3 in its two versions), which follows
+the benchmark of Goyal et al. 2019 ("Scaling and benchmarking self-supervised visual
+representation learning", fair_self_supervision_benchmark ``tools/svm``) as SwAV does:
 
 - features: the 2048-d globally pooled ResNet-50 features, each row L2-normalized
   (``x / (||x|| + 1e-5)``);
@@ -11,7 +11,7 @@ fair_self_supervision_benchmark ``tools/svm``) as SwAV does:
   difficult images count as negatives in training and are left out of the test AP;
 - the cost C of each class is the one with the best mean AP over a 3-fold cross-validation on
   trainval (first best on ties), then the SVM is refit on all of trainval. The grid is the
-  paper's (A.2.3, :data:`PAPER_COSTS`, the default); the benchmark's own grid is
+  paper's (A.2.3 / B.2.3, :data:`PAPER_COSTS`, the default); the benchmark's own grid is
   :data:`BENCHMARK_COSTS` (``COST_GRIDS`` names both);
 - a class with fewer trainval positives (or negatives) than folds cannot be cross-validated as
   is: a fold without a positive gives every cost the same AP, and the first cost would win by
@@ -46,7 +46,7 @@ __all__ = [
     "train_and_test_svms",
 ]
 
-#: The paper's C grid (Appendix A.2.3: the library's defaults "did not work well"); the default.
+#: The paper's C grid (A.2.3 / B.2.3: the library's defaults "did not work well"); the default.
 PAPER_COSTS: tuple = (
     1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3,
     1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,

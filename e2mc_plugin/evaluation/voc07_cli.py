@@ -18,8 +18,8 @@ the devkit's ``ImageSets/Main/<class>_{trainval,test}.txt`` instead (their 1 / -
 1 / 0 / -1). Writes the per-class APs, chosen costs and the mAP as JSON (``--out``; an
 existing file is kept unless ``--overwrite``).
 
-Costs: ``--cost-grid paper`` (the default, the paper's A.2.3 grid) or ``benchmark`` (Goyal et
-al.'s); ``--costs C1 C2 ...`` replaces the grid.
+Costs: ``--cost-grid paper`` (the default, the paper's A.2.3 / B.2.3 grid) or ``benchmark``
+(Goyal et al.'s); ``--costs C1 C2 ...`` replaces the grid.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
         "--cost-grid",
         choices=tuple(COST_GRIDS),
         default="paper",
-        help="named C grid: paper (A.2.3, default) or benchmark (Goyal et al. 2019)",
+        help="named C grid: paper (A.2.3 / B.2.3, default) or benchmark (Goyal et al. 2019)",
     )
     p.add_argument("--costs", type=float, nargs="+", help="C values (replace --cost-grid)")
     p.add_argument("--folds", type=int, default=3)

@@ -14,32 +14,35 @@ class's own method and then the plugin's part:
   with a different one is refused (unless ``resume_aux_override=True``).
 
 ``specs=[]`` installs only the checkpoint record: training is bit-identical to the plain module.
+The specs, the module lookup, the finiteness timing and the resume policy are the host-neutral
+core's (:mod:`e2mc_plugin.attach`), the same as solo-learn's wrapper uses; this module only
+translates them into the five hooks.
 """
 
 from __future__ import annotations
 
-import difflib
-import logging
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 from torch import nn
 
 from e2mc_plugin.attach import (
     AUX_RECORD_KEY,
-    SAVE_REFUSED,
     Capture,
+    ConfigError,
     add_aux_loss,
     apply_aux_sets,
     aux_log_items,
-    describe_aux_change,
-    is_log_point,
-    raise_if_nonfinite,
+    aux_record,
+    check_after_batch,
+    check_after_epoch,
+    check_before_save,
+    check_resume,
+    parse_aux_losses,
+    resolve_module,
 )
-from e2mc_plugin.aux_losses import build_aux_losses
+from e2mc_plugin.aux_losses import AuxLossSet
 
 __all__ = ["AUX_MODULE_NAME", "LARGE_VIEWS", "attach_aux_losses"]
-
-log = logging.getLogger(__name__)
 
 #: the attribute (a registered submodule) holding the attached AuxLossSet
 AUX_MODULE_NAME = "e2mc_aux_losses"
@@ -64,8 +67,10 @@ def attach_aux_losses(
             using automatic optimization, whose ``training_step`` returns its loss (a tensor or a
             dict with ``"loss"``).
         specs: the list of a recipe's ``aux_losses:`` block, e.g. ``[{"name": "e2mc",
-            "beta": 1000, "gamma": 100, "mapping": "sigmoid", "gather": True}]``; ``[]`` adds
-            nothing (the "continued" baseline).
+            "beta": 1000, "gamma": 100, "mapping": "sigmoid", "gather": True}]``, read by the
+            recipes' schema (:func:`e2mc_plugin.attach.parse_aux_losses`; a ``ListConfig`` too);
+            ``[]`` adds nothing (the "continued" baseline). An entry's ``embedding:`` key, if
+            given, must name the module ``embedding`` names.
         embedding: dotted name of the submodule whose outputs are the views (e.g.
             ``"projection_head"``). ``training_step`` must call it once per crop, the two large
             crops first; only this object is hooked, never a momentum copy of it.
@@ -74,10 +79,9 @@ def attach_aux_losses(
 
     Raises:
         TypeError: ``module`` is not a LightningModule, or ``embedding`` is not a string.
-        ValueError: unknown ``embedding`` (the message lists the submodules), manual
-            optimization, or aux losses already attached.
-        UnknownNameError / TypeError: a spec names an unknown loss or keyword (from
-            :func:`e2mc_plugin.aux_losses.build_aux_losses`).
+        ValueError: manual optimization, or aux losses already attached.
+        ConfigError (a ValueError): unknown ``embedding`` (the message lists the submodules); a
+            bad spec, named by its key (``aux_losses[0].name: unknown aux loss 'e2mx'...``).
     """
     _check_module(module)
     if _ATTACHMENT in vars(module):
@@ -88,18 +92,23 @@ def attach_aux_losses(
         )
     if not isinstance(embedding, str) or not embedding:
         raise TypeError(f"embedding must be a submodule's dotted name, got {embedding!r}")
-    _resolve(module, embedding)
+    resolve_module(module, embedding, "embedding")
     if getattr(module, "automatic_optimization", True) is False:
         raise ValueError(
             f"{type(module).__name__} uses manual optimization: the aux loss is added to the "
             "loss training_step returns, which Lightning backpropagates only under automatic "
             "optimization"
         )
-    aux = build_aux_losses(specs)
-    record = [{str(k): v for k, v in spec.items()} for spec in (specs or [])]
-    attachment = _Attachment(
-        module, aux if len(aux) else None, embedding, record, bool(resume_aux_override)
-    )
+    entries = parse_aux_losses(specs)
+    for entry in entries:
+        if entry.embedding not in (None, embedding):
+            raise ConfigError(
+                f"aux_losses[{entry.index}].embedding: {entry.embedding!r}, but "
+                f"attach_aux_losses hooks one module (embedding={embedding!r}); remove the key "
+                "or attach that module"
+            )
+    aux = AuxLossSet([entry.loss for entry in entries]) if entries else None
+    attachment = _Attachment(module, aux, embedding, aux_record(entries), bool(resume_aux_override))
     if attachment.aux is not None:
         if hasattr(module, AUX_MODULE_NAME):
             raise ValueError(
@@ -122,23 +131,6 @@ def _check_module(module: Any) -> None:
         raise TypeError(
             f"attach_aux_losses needs a LightningModule instance, got {type(module).__name__}"
         )
-
-
-def _resolve(module: nn.Module, path: str) -> nn.Module:
-    """``module.get_submodule(path)``; an unknown name lists the valid ones."""
-    try:
-        return module.get_submodule(path)
-    except AttributeError:
-        pass
-    names = [n for n, _ in module.named_modules() if n]
-    close = difflib.get_close_matches(path, names, n=3)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    shown = names if len(names) <= 40 else [n for n in names if "." not in n]
-    listing = ", ".join(shown) + ("" if shown is names else f" (top level of {len(names)})")
-    raise ValueError(
-        f"embedding={path!r}: {type(module).__name__} has no submodule {path!r}.{hint} "
-        f"Valid submodules: {listing or '(none)'}"
-    )
 
 
 class _Hook:
@@ -187,7 +179,7 @@ class _Attachment:
             return host(*args, **kwargs)
         path = self.embedding
         owner = type(module).__name__
-        with Capture({path: _resolve(module, path)}, owner=owner) as cap:
+        with Capture({path: resolve_module(module, path, "embedding")}, owner=owner) as cap:
             out = host(*args, **kwargs)
         if out is None:  # Lightning skips this step
             return None
@@ -201,18 +193,16 @@ class _Attachment:
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int, *args: Any) -> Any:
         out = self._host("on_train_batch_end")(outputs, batch, batch_idx, *args)
-        if is_log_point(batch_idx, self.module.trainer.log_every_n_steps):
-            raise_if_nonfinite([self.aux], self.module)
+        check_after_batch([self.aux], self.module, batch_idx)
         return out
 
     def on_train_epoch_end(self, *args: Any, **kwargs: Any) -> Any:
         out = self._host("on_train_epoch_end")(*args, **kwargs)
-        raise_if_nonfinite([self.aux], self.module)
+        check_after_epoch([self.aux], self.module)
         return out
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> Any:
-        # before anything is written: non-finite weights never replace the last good checkpoint
-        raise_if_nonfinite([self.aux], self.module, SAVE_REFUSED)
+        check_before_save([self.aux], self.module)
         out = self._host("on_save_checkpoint")(checkpoint)
         checkpoint[AUX_RECORD_KEY] = [dict(spec) for spec in self.record]
         return out
@@ -220,19 +210,10 @@ class _Attachment:
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> Any:
         """Refuse to resume with other aux losses than the checkpoint's (unless overridden)."""
         out = self._host("on_load_checkpoint")(checkpoint)
-        if AUX_RECORD_KEY not in checkpoint:
-            log.warning(
-                "aux losses: the checkpoint records no aux configuration (saved without "
-                "attach_aux_losses); resuming with %s",
-                self.record,
-            )
-            return out
-        change = describe_aux_change(list(checkpoint[AUX_RECORD_KEY]), self.record)
-        if change and not self.resume_aux_override:
-            raise ValueError(
-                f"aux losses differ from the checkpoint being resumed ({change}); attach the "
-                "checkpoint's specs, or pass resume_aux_override=True to resume anyway"
-            )
-        if change:
-            log.warning("aux losses: resuming with a different configuration (%s)", change)
+        check_resume(
+            checkpoint,
+            self.record,
+            override=self.resume_aux_override,
+            how_to_override="pass resume_aux_override=True",
+        )
         return out

@@ -26,15 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    from e2mc_plugin.report.compare import by_method, collect
     from e2mc_plugin.report.plot import plot_sweep
-    from e2mc_plugin.report.runs import (
-        RESULTS_FILE,
-        RunFolderError,
-        by_method,
-        collect,
-        find_runs,
-        read_run,
-    )
+    from e2mc_plugin.report.runs import RESULTS_FILE, RunFolderError, find_runs, read_run
     from e2mc_plugin.report.table import format_sweep, sweep_table, write_sweep_csv
 
     try:

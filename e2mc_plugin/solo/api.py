@@ -16,10 +16,11 @@ The config is always the 1.0.6-style nested dict (what ``main_pretrain.py`` rece
      "pretrained": {"path": "...", "format": None, "strict": True, "trusted": False,
                     "scope": "full"} | None}
 
-On 1.0.2 :func:`e2mc_plugin.solo.host.compat.cfg_to_kwargs` translates it into that host's
-constructor
-keyword arguments. The learning rate is used as given: unlike ``main_pretrain.py``'s ``parse_cfg``,
-nothing here rescales it by the batch size.
+On 1.0.2 :func:`e2mc_plugin.solo.host.args_layout.cfg_to_kwargs` translates it into that host's
+constructor keyword arguments (the host profile's args layout). The learning rate is used as
+given: unlike ``main_pretrain.py``'s ``parse_cfg``, nothing here rescales it by the batch size.
+
+Frozen features: :func:`extract_features` (:mod:`e2mc_plugin.solo.features`).
 
 Batches follow the host's pretraining format ``[indexes, [crop_0, ..., crop_{V-1}], targets]``,
 large crops first; :mod:`e2mc_plugin.testing.data` builds such loaders, and
@@ -29,16 +30,18 @@ large crops first; :mod:`e2mc_plugin.testing.data` builds such loaders, and
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from e2mc_plugin.attach.plain import to_plain
 from e2mc_plugin.method_families import SUFFIX, host_method, is_momentum_method
+from e2mc_plugin.solo.features import Features, extract_features
 from e2mc_plugin.solo.host import compat
-from e2mc_plugin.solo.recipe.schema import METHOD_BLOCKS, ConfigError, misplaced_recipe_key
+from e2mc_plugin.solo.recipe.placement import misplaced_recipe_key
+from e2mc_plugin.solo.recipe.schema import METHOD_BLOCKS, ConfigError
 
 __all__ = [
     "Features",
@@ -123,9 +126,9 @@ def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
     empty and ``pretrained`` unset.
 
     On 1.0.6 the class receives an ``omegaconf.DictConfig`` (struct mode off), on 1.0.2 the
-    keyword arguments from :func:`e2mc_plugin.solo.host.compat.cfg_to_kwargs`. A ``pretrained:``
-    block is loaded here, at once (the host's launchers build the class themselves: it then
-    loads at the start of ``fit``, and never in ``load_from_checkpoint``).
+    keyword arguments from :func:`e2mc_plugin.solo.host.args_layout.cfg_to_kwargs`. A
+    ``pretrained:`` block is loaded here, at once (the host's launchers build the class
+    themselves: it then loads at the start of ``fit``, and never in ``load_from_checkpoint``).
 
     Raises:
         e2mc_plugin.solo.recipe.schema.ConfigError: bad ``aux_losses`` / ``pretrained`` blocks or an
@@ -134,7 +137,7 @@ def build_method(cfg: Mapping[str, Any], *, wrap: bool = True) -> nn.Module:
     from e2mc_plugin.solo.method.registration import SKIP, variant_name
     from e2mc_plugin.solo.method.wrapper import with_aux_losses
 
-    cfg = copy.deepcopy(dict(compat.to_plain(cfg)))
+    cfg = copy.deepcopy(dict(to_plain(cfg)))
     name = str(cfg.get("method", ""))
     base = host_method(name)
     methods = compat.host_methods()
@@ -271,58 +274,3 @@ def pretrain_loader(
         drop_last=drop_last,
         generator=generator,
     )
-
-
-@dataclass(frozen=True)
-class Features:
-    """Embeddings of N samples, float32 / int64 on the CPU."""
-
-    features: Tensor  # (N, D) backbone features
-    projections: Tensor  # (N, d) raw projector outputs z (= features without a projector)
-    labels: Tensor  # (N,)
-
-    def __iter__(self) -> Iterator[Tensor]:
-        """``features, labels = extract_features(...)``: the API's two-value form."""
-        return iter((self.features, self.labels))
-
-
-def _images_and_targets(batch) -> tuple:
-    if len(batch) == 3:  # pretraining batch: [indexes, [crops...], targets]; first crop
-        _, x, y = batch
-        return (x[0] if isinstance(x, (list, tuple)) else x), y
-    return batch[0], batch[1]
-
-
-@torch.no_grad()
-def extract_features(model: nn.Module, loader: Iterable) -> Features:
-    """Run every batch of ``loader`` through the frozen backbone and projector (eval mode): the
-    one feature extractor (probes, diagnostics, the demo's entropy columns).
-
-    Projections are the projector outputs z BEFORE any normalization (what the aux losses map
-    with Psi); methods without a ``projector`` (DINO) and bare backbones give their features.
-
-    Args:
-        model: a solo-learn method (either host) or a bare backbone module.
-        loader: batches ``(images, targets)``, or pretraining batches
-            ``[indexes, [crops...], targets]`` (the first crop is used).
-
-    Returns:
-        :class:`Features`; the module's previous train/eval mode is restored afterwards.
-    """
-    backbone = compat.get_backbone(model) if compat.has_backbone(model) else model
-    projector = getattr(model, "projector", None) if backbone is not model else None
-    was_training = model.training
-    device = next(backbone.parameters()).device
-    model.eval()  # batch-norm running statistics in the backbone AND the projector
-    feats, projs, labels = [], [], []
-    try:
-        for batch in loader:
-            x, y = _images_and_targets(batch)
-            f = backbone(x.to(device))
-            z = projector(f) if isinstance(projector, nn.Module) else f
-            feats.append(f.float().cpu())
-            projs.append(z.float().cpu())
-            labels.append(torch.as_tensor(y).long().cpu())
-    finally:
-        model.train(was_training)
-    return Features(torch.cat(feats), torch.cat(projs), torch.cat(labels))

@@ -122,8 +122,22 @@ def test_set_raise_names_the_member_label():
 
 
 def test_losses_with_recorded_flags_copy_and_pickle():
+    """A loss whose deferred check holds a record copies and pickles (DDP spawn, checkpoints of
+    the module) into an independent loss: same values, the record carried over and kept apart."""
     loss = build_aux_loss("vcreg")
-    loss([torch.randn(8, 4), torch.randn(8, 4)])
+    good = [torch.randn(8, 4), torch.randn(8, 4)]
+    loss(good)  # one step recorded
     clone = pickle.loads(pickle.dumps(copy.deepcopy(loss)))
-    clone([torch.randn(8, 4), torch.randn(8, 4)])
-    clone.raise_if_nonfinite()
+    out, ref = clone(good), loss(good)
+    assert out.keys() == ref.keys()
+    for key in ref:
+        assert torch.equal(out[key], ref[key]), key
+    bad = [good[0], good[1].clone()]
+    bad[1][0, 0] = float("nan")
+    clone(bad)
+    with pytest.raises(NonFiniteError, match=r"view 1 in 1 of the last 3 step\(s\)"):
+        clone.raise_if_nonfinite()  # the copied step, the clone's good one, its bad one
+    loss.raise_if_nonfinite()  # the original's record is its own: the NaN never reached it
+    loss(bad)
+    with pytest.raises(NonFiniteError, match=r"view 1 in 1 of the last 3 step\(s\)"):
+        loss.raise_if_nonfinite()

@@ -8,11 +8,8 @@ import pytest
 import torch
 
 from e2mc_plugin.checkpoints import CheckpointMismatchError
-from e2mc_plugin.checkpoints.convert import (
-    main,
-    reference_backbone_shapes,
-    verify_backbone_coverage,
-)
+from e2mc_plugin.checkpoints.convert import main
+from e2mc_plugin.checkpoints.coverage import reference_backbone_shapes, verify_backbone_coverage
 from e2mc_plugin.cli import main as cli_main
 
 

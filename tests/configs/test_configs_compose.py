@@ -277,7 +277,7 @@ def test_simsiam_heads_and_optimizer_follow_the_release():
 def test_simsiam_predictor_keeps_the_reference_fixed_lr():
     """The reference's predictor lr 0.1 (not 0.01 x base) through the adapter's param_group_lr,
     which needs the constant schedule; the CPU variants carry it too (run by the slow tests)."""
-    from e2mc_plugin.solo.recipe.schema import validate_param_group_lr
+    from e2mc_plugin.solo.recipe.blocks import validate_param_group_lr
 
     for recipe in (
         "pretrain/simsiam/continued",
@@ -310,13 +310,12 @@ def test_continued_recipes_build_an_empty_aux_loss_set():
 
 @pytest.mark.parametrize("recipe", [r for r, spec in PRETRAIN.items() if spec[1]])
 def test_recipe_blocks_pass_the_adapter_validation(recipe):
-    config = pytest.importorskip(
-        "e2mc_plugin.solo.recipe.schema",
-        reason="e2mc_plugin.solo.recipe.schema is not importable yet",
-    )
+    from e2mc_plugin.attach.specs import validate_aux_losses
+    from e2mc_plugin.checkpoints.recipe import validate_pretrained
+
     cfg = _compose_in_folder(recipe, ["pretrained.path=/ckpt/file.pth"])
-    assert len(config.validate_aux_losses(cfg.aux_losses)) == len(cfg.aux_losses)
-    assert config.validate_pretrained(cfg.pretrained)["path"] == "/ckpt/file.pth"
+    assert len(validate_aux_losses(cfg.aux_losses)) == len(cfg.aux_losses)
+    assert validate_pretrained(cfg.pretrained)["path"] == "/ckpt/file.pth"
 
 
 # ----------------------------------------------------------------------------- linear / knn
@@ -352,7 +351,7 @@ def test_linear_probe_recipe(recipe):
 
 @pytest.mark.parametrize("recipe", [*FINETUNE_BASES, *FINETUNE, *TRANSFER])
 def test_plugin_linear_recipes_use_the_plugin_variant(recipe):
-    from e2mc_plugin.solo.linear_model import parse_linear_block
+    from e2mc_plugin.solo.recipe.linear import parse_linear_block
 
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.2"):
         cfg = compose(config_name=recipe, return_hydra_config=True)

@@ -69,7 +69,7 @@ def test_rows_are_l2_normalized_like_the_benchmark():
     np.testing.assert_allclose(normalize_rows(x), [[3 / 5.00001, 4 / 5.00001], [0, 0]])
 
 
-# The paper's Appendix A.2.3 grid, copied from its text.
+# The paper's Appendix A.2.3 / B.2.3 grid, copied from its text.
 PAPER_A23_GRID = [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1, 2,
                   5, 10, 15, 20, 50, 100, 200, 500, 1000]  # fmt: skip
 

@@ -13,8 +13,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import lightning_models as lm  # noqa: E402
 
-from e2mc_plugin.attach import ViewCountError  # noqa: E402
-from e2mc_plugin.aux_losses import UnknownNameError, build_aux_losses  # noqa: E402
+from e2mc_plugin.attach import ConfigError, ViewCountError  # noqa: E402
+from e2mc_plugin.aux_losses import build_aux_losses  # noqa: E402
 from e2mc_plugin.lightning import AUX_MODULE_NAME, attach_aux_losses  # noqa: E402
 
 
@@ -135,7 +135,7 @@ def test_manual_optimization_and_unknown_loss_are_refused():
     model.automatic_optimization = False
     with pytest.raises(ValueError, match="manual optimization"):
         attach_aux_losses(model, [lm.E2MC], embedding="projection_head")
-    with pytest.raises(UnknownNameError, match="e2mc"):
+    with pytest.raises(ConfigError, match=r"aux_losses\[0\]\.name: .*'e2mcc'.*'e2mc'"):
         attach_aux_losses(lm.TinySSL(), [{"name": "e2mcc"}], embedding="projection_head")
     with pytest.raises(TypeError, match="LightningModule"):
         attach_aux_losses(torch.nn.Linear(2, 2), [lm.E2MC], embedding="weight")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from e2mc_plugin.evaluation.significance import compare_predictions
-from e2mc_plugin.report.runs import RESULTS_FILE, collect, find_runs, read_run
+from e2mc_plugin.report.compare import collect
+from e2mc_plugin.report.runs import RESULTS_FILE, find_runs, read_run
 from e2mc_plugin.report.table import format_sweep, sweep_table
 
 N = 200

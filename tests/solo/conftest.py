@@ -78,11 +78,13 @@ def make_probe():
             with torch.no_grad():
                 for path, views in views_by_path.items():
                     module = (
-                        backbone if path == compat.BACKBONE_ATTR else pl_module.get_submodule(path)
+                        backbone
+                        if path == compat.PROFILE.backbone_attr
+                        else pl_module.get_submodule(path)
                     )
                     exp = []
                     for x in X[: len(views)]:
-                        if compat.CFG_API and not pl_module.no_channel_last:
+                        if not getattr(pl_module, "no_channel_last", True):  # 1.0.6 only
                             x = x.to(memory_format=torch.channels_last)
                         f = backbone(x)
                         exp.append(f if module is backbone else module(f))

@@ -1,4 +1,5 @@
-"""solo-learn's own Lightning checkpoints: 1.0.6 (``backbone.*``) and <= 1.0.2 (``encoder.*``)."""
+"""solo-learn's own Lightning checkpoints: 1.0.6 (``backbone.*``) and <= 1.0.2 (``encoder.*``;
+the names: :mod:`e2mc_plugin.backbone_names`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from torch import Tensor
 
+from e2mc_plugin.backbone_names import BACKBONE, LEGACY_BACKBONE, attr_of, renames
 from e2mc_plugin.checkpoints.absent import ABSENT_RECORD_KEY, recorded_absent
 from e2mc_plugin.checkpoints.registry import (
     CheckpointLoader,
@@ -31,12 +33,12 @@ def _state(raw: Any) -> Any:
     return unwrap(raw, "state_dict", flat=False)[0]
 
 
-def _convert(raw: Mapping, renames: List[Tuple[str, Optional[str]]]):
+def _convert(raw: Mapping, renamed: List[Tuple[str, Optional[str]]]):
     """Renamed tensors; the keys the file records as absent in its original source (a converted
     official file, a run initialized from one) stay listed as such."""
     state, report = unwrap(raw, "state_dict", flat=False)
     report.dropped = [k for k in report.dropped if k != ABSENT_RECORD_KEY]
-    rules: List[Tuple[str, Optional[str]]] = [(p, None) for p in _DROP] + renames + [("", "")]
+    rules: List[Tuple[str, Optional[str]]] = [(p, None) for p in _DROP] + renamed + [("", "")]
     state = rename(state, rules, report)
     report.absent_in_source = recorded_absent(raw, report)
     return state, report
@@ -50,7 +52,7 @@ class Solo(CheckpointLoader):
 
     def detect(self, raw: Any) -> bool:
         state = _state(raw)
-        return is_tensor_dict(state) and any(k.startswith("backbone.") for k in state)
+        return is_tensor_dict(state) and any(k.startswith(f"{BACKBONE}.") for k in state)
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
         return _convert(raw, [])
@@ -64,13 +66,7 @@ class SoloLegacy(CheckpointLoader):
 
     def detect(self, raw: Any) -> bool:
         state = _state(raw)
-        return (
-            is_tensor_dict(state)
-            and any(k.startswith("encoder.") for k in state)
-            and not any(k.startswith("backbone.") for k in state)
-        )
+        return is_tensor_dict(state) and attr_of(state) == LEGACY_BACKBONE
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        return _convert(
-            raw, [("encoder.", "backbone."), ("momentum_encoder.", "momentum_backbone.")]
-        )
+        return _convert(raw, renames(LEGACY_BACKBONE, BACKBONE))

@@ -14,7 +14,9 @@ solo-learn's tags 1.0.7 and 1.0.8 and its git main all declare ``version="1.0.6"
                    (keyword-argument methods, ``encoder`` naming; <= 1.0.2)
   ===============  ===========================================================  =========
 
-  Both are supported; anything else is reported as ``unknown``.
+  Both are supported: each layout is a :class:`~e2mc_plugin.solo.host.profile.HostProfile`
+  (its marker files, its differences), which :attr:`HostInfo.profile` returns; anything else is
+  reported as ``unknown``.
 * the **source**: a git checkout (with its commit), a source archive (a checkout without
   ``.git``, e.g. ``git archive`` output), or an installed distribution (site-packages; no
   ``main_*.py`` launchers);
@@ -35,10 +37,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional, Union
 
+from e2mc_plugin.solo.host.profile import PROFILES, HostProfile, profile_of
+
 SOLO_SRC_ENV = "SOLO_LEARN_SRC"
 #: the commit the plugin's tests pin (solo-learn main, setup.py version 1.0.6)
 TESTED_COMMIT = "9187ea3"
-LAYOUTS = {"cfg": "1.0.6", "argparse": "1.0.2"}
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,14 @@ class HostInfo:
     launchers: bool = False
 
     @property
+    def profile(self) -> Optional[HostProfile]:
+        """The differences the adapter applies for this layout, or None (unsupported)."""
+        return PROFILES.get(self.layout)
+
+    @property
     def family(self) -> Optional[str]:
-        """The host API family the adapter uses (``"1.0.6"`` / ``"1.0.2"``), or None."""
-        return LAYOUTS.get(self.layout)
+        """The host API family of the layout (``"1.0.6"`` / ``"1.0.2"``), or None."""
+        return self.profile.family if self.profile is not None else None
 
     @property
     def supported(self) -> bool:
@@ -72,13 +80,10 @@ class HostInfo:
 
 
 def layout_of(package_dir: Union[str, Path]) -> str:
-    """``"cfg"``, ``"argparse"`` or ``"unknown"`` from the files of a ``solo`` package folder."""
-    pkg = Path(package_dir)
-    if (pkg / "backbones").is_dir() and (pkg / "args" / "pretrain.py").is_file():
-        return "cfg"
-    if (pkg / "utils" / "backbones.py").is_file() and (pkg / "args" / "setup.py").is_file():
-        return "argparse"
-    return "unknown"
+    """The layout of a ``solo`` package folder (``"cfg"``, ``"argparse"``: the first profile
+    whose marker files it has), or ``"unknown"``."""
+    profile = profile_of(package_dir)
+    return profile.layout if profile is not None else "unknown"
 
 
 def git_commit(root: Union[str, Path]) -> Optional[str]:

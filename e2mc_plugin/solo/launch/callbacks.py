@@ -88,7 +88,7 @@ def factory() -> List[Any]:
     callbacks: List[Any] = []
     from e2mc_plugin.solo.host import compat
 
-    if compat.HOST_VERSION is not None:  # a solo-learn host: its methods carry recipes
+    if compat.PROFILE is not None:  # a supported solo-learn host: its methods carry recipes
         from e2mc_plugin.solo.method.guard import RecipeGuard
 
         callbacks.append(RecipeGuard())

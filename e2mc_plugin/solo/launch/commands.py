@@ -1,4 +1,4 @@
-"""``e2mc-plugin pretrain|linear|knn|umap [ARGS...] [--solo-src PATH] [--cpu]``.
+"""``e2mc-plugin pretrain|linear|knn|umap [ARGS...] [--solo-src PATH] [--cpu] [--verbose]``.
 
 Runs the host's own launcher (``main_pretrain.py``, ``main_linear.py``, ``main_knn.py``,
 ``main_umap.py`` of a solo-learn 1.0.6 source checkout) unchanged, in this process, after
@@ -20,6 +20,12 @@ linear, argparse flags for knn / umap) plus:
     ``strategy=auto``, ``sync_batchnorm=False``, ``precision=32`` unless ARGS already set them
     (``--cpu strategy=ddp devices=2``: two CPU processes over gloo). knn / umap: those launchers
     hard-code CUDA; ``--cpu`` runs them under :func:`~e2mc_plugin.solo.launch.cpu_shim.cpu_shim`.
+``--verbose``
+    also show the warnings the host's imports print about its own dependencies (timm's moved
+    modules, solo's registry overwrites...: the list and the reasons are in
+    :mod:`e2mc_plugin.solo.host.import_warnings`), each once. Without it they are hidden; the
+    run's first line names the host and says how many were hidden. Ranks that Lightning
+    re-launches never show them again.
 
 pretrain / linear also: relative ``--config-path`` / ``-cp`` values are made absolute, a value
 holding ``=`` is quoted (:mod:`e2mc_plugin.solo.launch.overrides`), solo's lr scaling counts the
@@ -76,8 +82,7 @@ SCRIPTS = {
 }
 HYDRA_COMMANDS = ("pretrain", "linear")
 CALLBACKS_GROUP = "lightning.pytorch.callbacks_factory"  # the 1.0.6 host's Lightning 2.x
-# the entry point's module, and its name in installs made before the adapter's re-layout
-_CALLBACK_MODULES = ("e2mc_plugin.solo.launch.callbacks", "e2mc_plugin.solo.callbacks")
+_CALLBACK_MODULE = "e2mc_plugin.solo.launch.callbacks"  # the entry point setup.cfg declares
 
 
 def _installed_checkout(script: str) -> Optional[str]:
@@ -113,11 +118,12 @@ def find_host_checkout(solo_src: Optional[str] = None, command: str = "pretrain"
     return root
 
 
-def _split_flags(argv: Sequence[str]) -> Tuple[List[str], Optional[str], bool]:
-    """Remove the launcher's own flags from argv: ``--solo-src PATH|=PATH``, ``--cpu``."""
+def _split_flags(argv: Sequence[str]) -> Tuple[List[str], Optional[str], bool, bool]:
+    """Remove the launcher's own flags from argv: ``--solo-src PATH|=PATH``, ``--cpu``,
+    ``--verbose``; returns ``(rest, solo_src, cpu, verbose)``."""
     rest: List[str] = []
     solo_src: Optional[str] = None
-    cpu = False
+    cpu = verbose = False
     it = iter(argv)
     for arg in it:
         if arg == "--solo-src":
@@ -128,15 +134,17 @@ def _split_flags(argv: Sequence[str]) -> Tuple[List[str], Optional[str], bool]:
             solo_src = arg.split("=", 1)[1]
         elif arg == "--cpu":
             cpu = True
+        elif arg == "--verbose":
+            verbose = True
         else:
             rest.append(arg)
-    return rest, solo_src, cpu
+    return rest, solo_src, cpu, verbose
 
 
 def _summary_installed() -> bool:
     """Whether this install declares the plugin's ``callbacks_factory`` entry point."""
     return any(
-        ep.value.split(":")[0] in _CALLBACK_MODULES
+        ep.value.split(":")[0] == _CALLBACK_MODULE
         for ep in metadata.entry_points(group=CALLBACKS_GROUP)
     )
 
@@ -145,6 +153,27 @@ def _hydra_args(args: List[str], cpu: bool) -> Tuple[List[str], List[str]]:
     renamed_recipe(args)
     args, notes = quote_equals(absolute_config_path(args))
     return (args + cpu_overrides(args) if cpu else args), notes
+
+
+def _first_process() -> bool:
+    """False in the ranks > 0 that ``torchrun`` / ``srun`` start, each running the launcher: the
+    first one already showed the host and its import warnings."""
+    rank = os.environ.get("RANK") or os.environ.get("SLURM_PROCID") or "0"
+    return not rank.isdigit() or int(rank) == 0
+
+
+def _first_line(command: str, root: Path, hidden: int) -> str:
+    """The launcher's first line: which host runs, and the import warnings it did not show."""
+    from e2mc_plugin.solo.host import compat
+
+    host = compat.HOST
+    commit = f", commit {host.commit}" if host.commit else ""
+    line = (
+        f"e2mc-plugin {command}: solo-learn {host.family} ({host.layout} layout{commit}) at {root}"
+    )
+    if hidden:
+        line += f"; {hidden} warnings of the host's imports hidden (--verbose shows them)"
+    return line
 
 
 def _cuda_hint(command: str, err: BaseException) -> Optional[str]:
@@ -161,37 +190,6 @@ def _cuda_hint(command: str, err: BaseException) -> Optional[str]:
     )
 
 
-def _knn_summary(args: Sequence[str], printed: str) -> None:
-    from e2mc_plugin.solo.launch.run_summary import (
-        KNN_METRICS_FILE,
-        format_record,
-        parse_knn,
-        write_record,
-    )
-
-    folder = _flag_value(args, "--pretrained_checkpoint_dir")
-    rows = parse_knn(printed)
-    record = {"command": "knn", "folder": str(Path(folder).resolve()) if folder else None}
-    record.update(metrics=None, results=rows)
-    written = write_record(record, Path(folder) / KNN_METRICS_FILE) if folder and rows else None
-    print("\n" + format_record(record, written), flush=True)
-
-
-def _umap_summary() -> None:
-    plots = [p.resolve() for p in map(Path, ("im100_train_umap.pdf", "im100_val_umap.pdf"))]
-    found = [str(p) for p in plots if p.is_file()]
-    print("\ne2mc-plugin umap: done\n  plots: " + (", ".join(found) or "(none written)"))
-
-
-def _flag_value(args: Sequence[str], flag: str) -> Optional[str]:
-    for i, arg in enumerate(args):
-        if arg == flag and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
-
-
 def run(command: str, argv: Sequence[str]) -> int:
     """Run the host's ``main_<command>.py`` with the plugin registered; return its exit code.
 
@@ -199,16 +197,19 @@ def run(command: str, argv: Sequence[str]) -> int:
     ``e2mc-plugin`` reports like every sub-command's input errors (:mod:`e2mc_plugin.cli`).
     """
     notes: List[str] = []
-    args, solo_src, cpu = _split_flags(list(argv))
+    args, solo_src, cpu, verbose = _split_flags(list(argv))
     root = find_host_checkout(solo_src, command)
-    prepare_host(root, command)
+    first = _first_process()
+    hidden = prepare_host(root, command, ("all" if verbose else "unlisted") if first else "none")
+    if first:
+        print(_first_line(command, root, hidden), file=sys.stderr, flush=True)
     if command in HYDRA_COMMANDS:
         args, notes = _hydra_args(args, cpu)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
 
     from e2mc_plugin.solo.launch.callbacks import SUMMARY_ENV
-    from e2mc_plugin.solo.launch.run_summary import Tee
+    from e2mc_plugin.solo.launch.run_summary import Tee, knn_summary, umap_summary
     from e2mc_plugin.solo.method.wrapper import SKIP_PRETRAINED_ENV
 
     tee: Optional[Tee] = None
@@ -251,9 +252,9 @@ def run(command: str, argv: Sequence[str]) -> int:
             print(f"\nerror: {hint}", file=sys.stderr)
             return 1
     if code == 0 and tee is not None:
-        _knn_summary(args, tee.getvalue())
+        knn_summary(args, tee.getvalue())
     elif code == 0 and command == "umap":
-        _umap_summary()
+        umap_summary()
     return code
 
 

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
-from e2mc_plugin.solo.recipe.schema import (
-    LINEAR_BLOCK,
-    ConfigError,
-    misplaced_recipe_key,
-    parse_linear_block,
-)
+from e2mc_plugin.solo.recipe.linear import parse_linear_block
+from e2mc_plugin.solo.recipe.placement import misplaced_recipe_key
+from e2mc_plugin.solo.recipe.schema import LINEAR_BLOCK, ConfigError
 
 __all__ = ["CALLBACK_TARGET", "check_linear_recipe", "compose_job"]
 

@@ -11,11 +11,12 @@ sys.argv[1:]``, plus ``hydra.run.dir=...`` under hydra). If ``sys.argv[0]`` were
 * ``$E2MC_PLUGIN_HOST_SCRIPT`` = the host script, inherited by every child process.
 
 A re-launched rank runs the entry script, which calls :func:`rank_main`: the checkout first on
-``sys.path``, the plugin registered, the lr scaled by the real device count, then the host script
-exactly as in the parent (same arguments, so ``--cpu`` overrides hold; the environment, so
-``E2MC_PLUGIN_SKIP_PRETRAINED`` and the run summary hold). ``ddp_spawn`` needs nothing more (the
-wrapped class unpickles by name, see ``wrapper.__getattr__``); ranks started by ``torchrun`` or
-``srun`` each run ``e2mc-plugin`` themselves and Lightning starts no children.
+``sys.path``, the host imported without showing its import warnings (the first process showed
+them, or hid them, already), the plugin registered, the lr scaled by the real device count, then
+the host script exactly as in the parent (same arguments, so ``--cpu`` overrides hold; the
+environment, so ``E2MC_PLUGIN_SKIP_PRETRAINED`` and the run summary hold). ``ddp_spawn`` needs
+nothing more (the wrapped class unpickles by name, see ``wrapper.__getattr__``); ranks started by
+``torchrun`` or ``srun`` each run ``e2mc-plugin`` themselves and Lightning starts no children.
 """
 
 from __future__ import annotations
@@ -63,20 +64,25 @@ def put_checkout_first(root: Path) -> None:
         sys.path.insert(0, str(root))
 
 
-def prepare_host(root: Path, command: str) -> None:
-    """The checkout's ``solo`` first on ``sys.path`` and the ``<method>_aux`` variants in its
-    ``METHODS``. Raises :class:`LauncherError` on a host without the 1.0.6 launchers."""
+def prepare_host(root: Path, command: str, show_warnings: str = "unlisted") -> int:
+    """The checkout's ``solo`` first on ``sys.path``, imported with its import warnings shown as
+    ``show_warnings`` says (:func:`e2mc_plugin.solo.host.import_warnings.import_host`), and the
+    ``<method>_aux`` variants in its ``METHODS``; returns how many import warnings were hidden.
+    Raises :class:`LauncherError` on a host whose profile has no hydra launchers."""
     put_checkout_first(root)
     from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.host.import_warnings import import_host
     from e2mc_plugin.solo.method.registration import register
 
-    if not compat.CFG_API:
+    if compat.PROFILE is None or not compat.PROFILE.hydra_launchers:
         raise LauncherError(
             f"e2mc-plugin {command} runs solo-learn 1.0.6 launchers; this environment imports "
             f"solo-learn {compat.HOST_DIST_VERSION or compat.HOST_VERSION}. Use the Python API "
             "(e2mc_plugin.solo.api) on 1.0.2."
         )
+    hidden = import_host(show_warnings)
     register()
+    return len(hidden)
 
 
 @contextlib.contextmanager
@@ -150,7 +156,7 @@ def rank_main() -> int:
         print(f"error: {HOST_SCRIPT_ENV}={value}: no such host script", file=sys.stderr)
         return 2
     try:
-        prepare_host(script.parent, script.stem.replace("main_", ""))
+        prepare_host(script.parent, script.stem.replace("main_", ""), show_warnings="none")
     except LauncherError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, TextIO
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 __all__ = [
     "BEST_METRIC",
@@ -31,7 +31,9 @@ __all__ = [
     "Tee",
     "fit_record",
     "format_record",
+    "knn_summary",
     "parse_knn",
+    "umap_summary",
     "write_record",
 ]
 
@@ -197,6 +199,33 @@ def parse_knn(text: str) -> List[Dict[str, Any]]:
                 }
             )
     return rows
+
+
+def _flag_value(args: Sequence[str], flag: str) -> Optional[str]:
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def knn_summary(args: Sequence[str], printed: str) -> None:
+    """After ``e2mc-plugin knn``: its results (read from what ``main_knn.py`` printed) written
+    to ``knn_metrics.json`` in the evaluated checkpoint folder, and printed."""
+    folder = _flag_value(args, "--pretrained_checkpoint_dir")
+    rows = parse_knn(printed)
+    record = {"command": "knn", "folder": str(Path(folder).resolve()) if folder else None}
+    record.update(metrics=None, results=rows)
+    written = write_record(record, Path(folder) / KNN_METRICS_FILE) if folder and rows else None
+    print("\n" + format_record(record, written), flush=True)
+
+
+def umap_summary() -> None:
+    """After ``e2mc-plugin umap``: the plots ``main_umap.py`` wrote (in the working folder)."""
+    plots = [p.resolve() for p in map(Path, ("im100_train_umap.pdf", "im100_val_umap.pdf"))]
+    found = [str(p) for p in plots if p.is_file()]
+    print("\ne2mc-plugin umap: done\n  plots: " + (", ".join(found) or "(none written)"))
 
 
 class Tee(io.TextIOBase):

@@ -10,7 +10,8 @@ per resolution group in the backbone and over every crop in the projector.
 :func:`batched_forward` computes exactly that at the start of the training step and serves the
 host's per-crop calls (``forward`` for the large crops, ``multicrop_forward`` for the small ones)
 from it, split back per crop, so the host's own loss, queue and classifier code run unchanged.
-Solo-learn 1.0.6 only: 1.0.2 SwAV projects the two large crops inside its ``training_step``.
+Only on hosts whose step forwards each crop (the profile's ``per_crop_forward``: solo-learn
+1.0.6); 1.0.2 SwAV projects the two large crops inside its ``training_step``.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ def _head_of(method_cls: type) -> Any:
 
 
 def check_batched(method_cls: type) -> None:
-    """Refuse ``batched_crops: true`` for a host class or host version that cannot serve it."""
+    """Refuse ``batched_crops: true`` for a host class or host layout that cannot serve it."""
     from e2mc_plugin.solo.recipe.schema import BATCHED_CROPS_KEY, ConfigError
 
-    if not compat.CFG_API:
+    if not compat.profile().per_crop_forward:
         raise ConfigError(
             f"{BATCHED_CROPS_KEY}: needs solo-learn 1.0.6 (installed: {compat.HOST_VERSION}, "
             "whose SwAV projects its crops inside training_step); remove the key"

@@ -38,7 +38,7 @@ def aux_step(
         batch: ``[indexes, [crop_0, ..., crop_{V-1}], targets]``, large crops first.
         groups: ``[(module path, AuxLossSet)]``.
         host_small: whether the host's step accepts small crops (False: 1.0.2 methods other than
-            SimCLR / BYOL / W-MSE, shown only the large crops here).
+            SimCLR / BYOL / W-MSE, shown only the large crops here; see the host profile).
         batched: the reference multi-crop forward (:mod:`.batched`): the modules run once per
             group of crops, their outputs are split back per crop (crop order = call order).
 
@@ -49,9 +49,8 @@ def aux_step(
     X = [X] if isinstance(X, torch.Tensor) else list(X)
     n_large, n_crops = model.num_large_crops, model.num_large_crops + model.num_small_crops
     backbone = compat.get_backbone(model)
-    modules = {
-        p: (backbone if p == compat.BACKBONE_ATTR else model.get_submodule(p)) for p, _ in groups
-    }
+    attr = compat.profile().backbone_attr
+    modules = {p: (backbone if p == attr else model.get_submodule(p)) for p, _ in groups}
     owner = type(model).__name__
     if batched:
         with Capture(modules, owner=owner, rows_per_view=X[0].shape[0]) as cap:

@@ -14,10 +14,11 @@ from typing import List, Optional
 import torch
 from torch import nn
 
+from e2mc_plugin.attach import resolve_module
 from e2mc_plugin.solo.host import compat
 from e2mc_plugin.solo.recipe.schema import ConfigError
 
-__all__ = ["check_embedding", "default_embedding", "submodule", "valid_embeddings"]
+__all__ = ["check_embedding", "default_embedding", "valid_embeddings"]
 
 
 def default_embedding(model: nn.Module) -> str:
@@ -33,18 +34,6 @@ def default_embedding(model: nn.Module) -> str:
         "set 'embedding:' to the module whose output is the embedding "
         f"(top-level modules: {children})"
     )
-
-
-def submodule(model: nn.Module, path: str, key: str) -> nn.Module:
-    """``model.get_submodule(path)``, or a :class:`ConfigError` for recipe key ``key`` listing
-    the model's top-level modules."""
-    try:
-        return model.get_submodule(path)
-    except AttributeError as err:
-        children = ", ".join(n for n, _ in model.named_children())
-        raise ConfigError(
-            f"{key}: {type(model).__name__} has no module {path!r} (top-level modules: {children})"
-        ) from err
 
 
 def _dry_forward_error(module: nn.Module, dim: int) -> Optional[str]:
@@ -91,11 +80,11 @@ def valid_embeddings(model: nn.Module) -> List[str]:
 def check_embedding(model: nn.Module, path: str, key: str) -> nn.Module:
     """The module at ``path`` if it can be an embedding; :class:`ConfigError` for ``key`` naming
     the valid modules otherwise."""
-    module = submodule(model, path, key)
+    module = resolve_module(model, path, key)
     backbone = compat.get_backbone(model)
     if module is backbone:
         return module
-    if path.startswith(f"{compat.BACKBONE_ATTR}."):
+    if path.startswith(f"{compat.profile().backbone_attr}."):
         why = "it is inside the backbone, so it never sees the backbone's output features"
     else:
         err = _dry_forward_error(module, model.features_dim)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+from e2mc_plugin.attach.plain import to_plain
 from e2mc_plugin.method_families import SUFFIX
 from e2mc_plugin.solo.host import compat
-from e2mc_plugin.solo.recipe.schema import METHOD_BLOCKS, ConfigError, misplaced_recipe_key
+from e2mc_plugin.solo.recipe.placement import misplaced_recipe_key
+from e2mc_plugin.solo.recipe.schema import METHOD_BLOCKS, ConfigError
 
 __all__ = ["RecipeGuard", "recipe_problem"]
 
 
 def _set(value: Any) -> bool:
-    value = compat.to_plain(value)
+    value = to_plain(value)
     return value is not None and value != [] and value != {}
 
 

@@ -23,11 +23,11 @@ from torch import nn
 
 from e2mc_plugin.attach import (
     AUX_LOG_ROOT,
-    SAVE_REFUSED,
     add_aux_loss,
     aux_log_items,
-    is_log_point,
-    raise_if_nonfinite,
+    check_after_batch,
+    check_after_epoch,
+    check_before_save,
 )
 from e2mc_plugin.solo.host import compat
 from e2mc_plugin.solo.method.batched import batched_forward, check_batched
@@ -42,10 +42,11 @@ from e2mc_plugin.solo.method.frozen import (
 from e2mc_plugin.solo.method.param_groups import check_group_lrs, with_group_lrs
 from e2mc_plugin.solo.method.resume import check_resume, record_aux
 from e2mc_plugin.solo.recipe.parse import Recipe, parse_recipe
+from e2mc_plugin.solo.recipe.placement import misplaced_recipe_key
 from e2mc_plugin.solo.recipe.schema import (
     ADAPTER_TOP_LEVEL_KEYS,
+    METHOD_BLOCK_DEFAULTS,
     ConfigError,
-    misplaced_recipe_key,
 )
 
 __all__ = ["SKIP_PRETRAINED_ENV", "AuxLossesMixin"]
@@ -67,12 +68,12 @@ class AuxLossesMixin:
     places the host calls into the plugin; the work is done by the modules they name.
     """
 
-    #: the top-level config keys the 1.0.2 constructor receives (see compat.instantiate)
+    #: the top-level config keys a keyword-argument constructor receives (compat.instantiate)
     cfg_passthrough: Tuple[str, ...] = ADAPTER_TOP_LEVEL_KEYS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # the recipe blocks, parsed once (before the slow host build): 1.0.6 passes one DictConfig,
-        # 1.0.2 keyword arguments, which receive only the host's own keys
+        # the recipe blocks, parsed once (before the slow host build) from what the constructor
+        # received (one DictConfig, or keyword arguments of which the host gets only its own)
         cfg = compat.constructor_cfg(args, kwargs)
         recipe = parse_recipe(cfg)
         for key in ADAPTER_TOP_LEVEL_KEYS:
@@ -81,22 +82,20 @@ class AuxLossesMixin:
             super().__init__(*args, **kwargs)
         self._setup_aux(recipe)
 
-    if compat.CFG_API:
+    @classmethod
+    def add_and_assert_specific_cfg(cls, cfg):
+        """The host's defaults and checks, plus the plugin blocks' defaults (so that args.json
+        records them). Called by hosts whose constructor takes one cfg (the profile's
+        ``constructor: cfg``); a keyword-argument host has no such hook and never calls it."""
+        from solo.utils.misc import omegaconf_select
 
-        @classmethod
-        def add_and_assert_specific_cfg(cls, cfg):
-            """The host's defaults and checks, plus the plugin blocks' defaults (args.json)."""
-            from solo.utils.misc import omegaconf_select
-
-            problem = misplaced_recipe_key(cfg)  # before the defaults below hide a typo
-            if problem:
-                raise ConfigError(problem)
-            cfg = super().add_and_assert_specific_cfg(cfg)
-            cfg.aux_losses = omegaconf_select(cfg, "aux_losses", [])
-            cfg.pretrained = omegaconf_select(cfg, "pretrained", None)
-            cfg.param_group_lr = omegaconf_select(cfg, "param_group_lr", {})
-            cfg.batched_crops = omegaconf_select(cfg, "batched_crops", False)
-            return cfg
+        problem = misplaced_recipe_key(cfg)  # before the defaults below hide a typo
+        if problem:
+            raise ConfigError(problem)
+        cfg = super().add_and_assert_specific_cfg(cfg)
+        for key, default in METHOD_BLOCK_DEFAULTS.items():
+            cfg[key] = omegaconf_select(cfg, key, default)
+        return cfg
 
     def _setup_aux(self, recipe: Recipe) -> None:
         self._recipe = recipe
@@ -145,7 +144,11 @@ class AuxLossesMixin:
 
         loaded, strict = pretrained_from_cfg(spec)
         self.pretrained_report = initialize_from_checkpoint(
-            self, loaded, strict=strict, scope=spec.scope
+            self,
+            loaded,
+            strict=strict,
+            scope=spec.scope,
+            backbone_attr=compat.profile().backbone_attr,
         )
         log.info("pretrained: initialized from %s\n%s", spec.path, self.pretrained_report)
         self._absent_in_source = freeze_absent(
@@ -203,20 +206,19 @@ class AuxLossesMixin:
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int, *args: Any) -> None:
         super().on_train_batch_end(outputs, batch, batch_idx, *args)
-        if self._aux_groups and is_log_point(batch_idx, self.trainer.log_every_n_steps):
-            raise_if_nonfinite((aux for _, aux in self._aux_groups), self)
+        if self._aux_groups:
+            check_after_batch([aux for _, aux in self._aux_groups], self, batch_idx)
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
         if self._aux_groups:
-            raise_if_nonfinite((aux for _, aux in self._aux_groups), self)
+            check_after_epoch([aux for _, aux in self._aux_groups], self)
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         # runs inside trainer.save_checkpoint before anything is written, for every writer
-        # (solo's Checkpointer, Lightning's ModelCheckpoint, a user's call): a pending deferred
-        # NaN/Inf flag raises here, so non-finite weights never replace the last good file
+        # (solo's Checkpointer, Lightning's ModelCheckpoint, a user's call)
         if self._aux_groups:
-            raise_if_nonfinite((aux for _, aux in self._aux_groups), self, SAVE_REFUSED)
+            check_before_save([aux for _, aux in self._aux_groups], self)
         super().on_save_checkpoint(checkpoint)
         record_aux(checkpoint, self._recipe)
         record_absent(checkpoint, self._absent_in_source)

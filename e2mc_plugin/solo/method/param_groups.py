@@ -11,8 +11,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from torch import nn
 
+from e2mc_plugin.attach import resolve_module
 from e2mc_plugin.solo.host import compat
-from e2mc_plugin.solo.method.embedding import submodule
 from e2mc_plugin.solo.recipe.schema import ConfigError
 
 __all__ = ["check_group_lrs", "with_group_lrs"]
@@ -46,7 +46,7 @@ def check_group_lrs(
         )
     groups = _copy(host_groups)
     for path in lrs:
-        module = submodule(model, compat.module_path(path), f"param_group_lr.{path}")
+        module = resolve_module(model, compat.module_path(path), f"param_group_lr.{path}")
         if _group_of(groups, module) is None:
             names = ", ".join(str(g.get("name", i)) for i, g in enumerate(groups))
             raise ConfigError(

@@ -6,7 +6,7 @@ it pickles (``ddp_spawn``) and unpickles in a fresh process through the module `
 
 On solo-learn 1.0.2 the methods other than SimCLR/BYOL/W-MSE cannot take small crops (their
 ``training_step`` unpacks exactly two features); the wrapper shows them only the large crops and
-encodes the small crops itself for the all-view losses (see :mod:`e2mc_plugin.solo.host.compat`).
+encodes the small crops itself for the all-view losses (the host profile's ``small_crop_methods``).
 """
 
 from __future__ import annotations

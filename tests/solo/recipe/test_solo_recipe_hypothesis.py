@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 pytest.importorskip("solo")
 
+from e2mc_plugin.solo.recipe.linear import parse_linear_block  # noqa: E402
 from e2mc_plugin.solo.recipe.parse import parse_recipe  # noqa: E402
 from e2mc_plugin.solo.recipe.schema import (  # noqa: E402
     LINEAR_BLOCK,
     PLUGIN_TOP_LEVEL_KEYS,
     ConfigError,
-    parse_linear_block,
 )
 
 SCALARS = st.one_of(

@@ -16,7 +16,8 @@ torch = pytest.importorskip("torch")
 stats = pytest.importorskip("scipy.stats")
 from omegaconf import OmegaConf  # noqa: E402
 
-from e2mc_plugin.solo.linear_model import parse_linear_block, plugin_linear_model_class  # noqa: E402
+from e2mc_plugin.solo.linear_model import plugin_linear_model_class  # noqa: E402
+from e2mc_plugin.solo.recipe.linear import parse_linear_block  # noqa: E402
 from e2mc_plugin.solo.recipe.schema import ConfigError  # noqa: E402
 
 CLASSES = 1000  # 512 x 1000 weights on a ResNet-18

@@ -160,7 +160,7 @@ def test_batched_crops_is_refused_for_a_method_without_a_batched_forward_and_che
 
     with pytest.raises(ConfigError, match=r"batched_crops: .*VICReg.*swav"):
         build_method(tiny_cfg("vicreg_aux", batched_crops=True))
-    with pytest.raises(ConfigError, match=r"batched_crops: expected true or false, got 'yes'"):
+    with pytest.raises(ConfigError, match=r"batched_crops: expected true or false .*got 'yes'"):
         build_method(tiny_cfg("swav_aux", batched_crops="yes"))
     with pytest.raises(ConfigError, match=r"method_kwargs.batched_crops: .*top level"):
         build_method(tiny_cfg("swav_aux", **{"method_kwargs.batched_crops": True}))

@@ -15,7 +15,7 @@ hydra = pytest.importorskip("hydra")
 
 from e2mc_plugin.solo.launch.overrides import OverrideError, renamed_recipe  # noqa: E402
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 GROUPS = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir())
 
 

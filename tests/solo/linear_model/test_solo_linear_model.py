@@ -18,12 +18,10 @@ torch = pytest.importorskip("torch")
 from omegaconf import OmegaConf  # noqa: E402
 
 from e2mc_plugin.solo.linear_model import (  # noqa: E402
-    HeadSpec,
-    LinearSpec,
     PluginLinearModel,
-    parse_linear_block,
     plugin_linear_model_class,
 )
+from e2mc_plugin.solo.recipe.linear import HeadSpec, LinearSpec, parse_linear_block  # noqa: E402
 from e2mc_plugin.solo.recipe.schema import ConfigError  # noqa: E402
 
 
@@ -163,7 +161,7 @@ def test_callback_swaps_the_launcher_name_for_the_job_and_restores_it():
     with pytest.raises(ConfigError, match="runs with solo-learn's main_linear.py"):
         PluginLinearModel().on_job_start(OmegaConf.create({}), task_function=lambda c: c)
     # hydra turns a callback's exception into a warning: the block is checked by the swapped
-    # class, inside the job (tests/configs/test_configs_linear_block_errors.py)
+    # class, inside the job (tests/solo/launch/test_solo_launcher_linear_block.py)
     PluginLinearModel().on_job_start(
         OmegaConf.create({"e2mc_linear": {"nope": 1}}), task_function=task
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 # tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 from launcher_env import (  # noqa: E402
     cli,
     declared_entry_points,

@@ -26,7 +26,7 @@ def _official_swav_file(path, cfg) -> Dict[str, torch.Tensor]:
 
     torch.manual_seed(123)
     donor = api.build_method(cfg, wrap=False).state_dict()
-    prefix = compat.BACKBONE_ATTR + "."
+    prefix = compat.PROFILE.backbone_attr + "."
     official: Dict[str, torch.Tensor] = {}
     for key, value in donor.items():
         if key.startswith(prefix) and not key.startswith(prefix + "fc."):
@@ -48,7 +48,7 @@ def _solo_name(official_key: str) -> str:
         return "projector." + key[len("projection_head.") :]
     if key == "prototypes.weight":
         return "prototypes.weight_v"
-    return f"{compat.BACKBONE_ATTR}.{key}"
+    return f"{compat.PROFILE.backbone_attr}.{key}"
 
 
 def test_solo_continued_swav_starts_from_the_official_file_and_trains(tmp_path):
@@ -87,7 +87,7 @@ def test_solo_continued_swav_starts_from_the_official_file_and_trains(tmp_path):
     assert probe.g_is_one  # weight-norm g created as 1 (the release has a plain Linear)
     assert trainer.global_step == 2
     trained = model.state_dict()
-    conv = compat.BACKBONE_ATTR + ".conv1.weight"
+    conv = compat.PROFILE.backbone_attr + ".conv1.weight"
     assert not torch.equal(trained[conv], expected[conv])  # and it trained from there
     metrics = trainer.callback_metrics
     assert torch.isfinite(metrics["train_aux/loss"]) and "train_aux/e2mc/entropy" in metrics

@@ -15,7 +15,7 @@ import torch
 from e2mc_plugin import cli as plugin_cli
 
 # tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 from launcher_env import REPO, declared_entry_points  # noqa: E402
 
 

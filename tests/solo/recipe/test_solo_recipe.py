@@ -66,7 +66,7 @@ def test_solo_misspelled_or_misplaced_block_names_the_right_key(overrides, needl
 
 
 def test_solo_host_keys_are_not_mistaken_for_plugin_blocks():
-    from e2mc_plugin.solo.recipe.schema import misplaced_recipe_key
+    from e2mc_plugin.solo.recipe.placement import misplaced_recipe_key
 
     cfg = tiny_cfg("vicreg", aux_losses=[E2MC])
     cfg.update(
@@ -143,7 +143,7 @@ def test_solo_pretrained_scope_backbone_loads_a_backbone_only_file(tmp_path, cap
 
     torch.manual_seed(123)
     source = api.build_method(tiny_cfg("vicreg"), wrap=False)
-    prefix = f"{compat.BACKBONE_ATTR}."
+    prefix = f"{compat.PROFILE.backbone_attr}."
     backbone = {k: v for k, v in source.state_dict().items() if k.startswith(prefix)}
     path = tmp_path / "backbone_only.ckpt"
     torch.save({"state_dict": backbone}, path)
@@ -178,6 +178,7 @@ def _init_file(tmp_path):
 def test_solo_pretrained_loads_at_the_start_of_fit_when_built_like_the_host(tmp_path):
     """Built as the host's launcher builds it (the class on its cfg, no API), the method reads
     its ``pretrained:`` file at ``setup("fit")``: training starts from the file's weights."""
+    from e2mc_plugin.attach.plain import to_plain
     from e2mc_plugin.solo import api
     from e2mc_plugin.solo.host import compat
     from e2mc_plugin.solo.method.wrapper import with_aux_losses
@@ -186,8 +187,8 @@ def test_solo_pretrained_loads_at_the_start_of_fit_when_built_like_the_host(tmp_
     path, state = _init_file(tmp_path)
     cfg = tiny_cfg("vicreg", pretrained={"path": str(path)})
     cls = with_aux_losses(compat.host_methods()["vicreg"])
-    model = compat.instantiate(cls, dict(compat.to_plain(cfg), method="vicreg_aux"))
-    key = f"{compat.BACKBONE_ATTR}.conv1.weight"
+    model = compat.instantiate(cls, dict(to_plain(cfg), method="vicreg_aux"))
+    key = f"{compat.PROFILE.backbone_attr}.conv1.weight"
     assert model.pretrained_report is None  # nothing read at construction
     assert not torch.equal(model.state_dict()[key], state[key])
     seen = {}
@@ -207,13 +208,13 @@ def test_solo_evaluation_does_not_reread_a_moved_init_file(tmp_path):
     init file recorded in ``args.json`` is not read again, so it may have moved."""
     from omegaconf import OmegaConf
 
+    from e2mc_plugin.attach.plain import to_plain
     from e2mc_plugin.checkpoints.writer import write_host_checkpoint
     from e2mc_plugin.solo import api
-    from e2mc_plugin.solo.host import compat
 
     path, _ = _init_file(tmp_path)
     model = api.build_method(tiny_cfg("vicreg", pretrained={"path": str(path)}))
-    args = compat.to_plain(model.cfg)
+    args = to_plain(model.cfg)
     torch.manual_seed(5)
     for p in model.parameters():  # the evaluated run's own weights differ from the init file
         p.data.add_(torch.randn_like(p))

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("hydra")
 
-from e2mc_plugin.solo.launch.linear_check import check_linear_recipe  # noqa: E402
+from e2mc_plugin.solo.launch.linear_check import check_linear_recipe, compose_job  # noqa: E402
 from e2mc_plugin.solo.launch.recipe_errors import (  # noqa: E402
     RecipeError,
     recipe_error,
@@ -18,7 +18,7 @@ from e2mc_plugin.solo.launch.recipe_errors import (  # noqa: E402
 )
 from e2mc_plugin.solo.recipe.schema import ConfigError  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 from launcher_env import REPO  # noqa: E402
 
 CPU = REPO / "configs" / "cpu"
@@ -66,9 +66,17 @@ def test_linear_check_refuses_the_composed_job(override, match):
 
 
 def test_linear_check_passes_a_good_recipe_and_leaves_other_command_lines_to_hydra():
-    check_linear_recipe([*FINETUNE, "e2mc_linear.backbone_lr=0.05"])
-    check_linear_recipe([*FINETUNE, "e2mc_linear.backbone_lr=-1", "--cfg", "job"])  # not composed
-    check_linear_recipe(["--config-path", str(CPU), "--config-name", "no_such_recipe"])
+    good = [*FINETUNE, "e2mc_linear.backbone_lr=0.05"]
+    job = compose_job(good)  # composed as hydra will: the check reads this job's block
+    assert job is not None and job.e2mc_linear.backbone_lr == 0.05
+    assert check_linear_recipe(good) is None
+    others = [
+        [*FINETUNE, "e2mc_linear.backbone_lr=-1", "--cfg", "job"],  # a flag compose cannot take
+        ["--config-path", str(CPU), "--config-name", "no_such_recipe"],  # hydra's error to give
+    ]
+    for args in others:
+        assert compose_job(args) is None, args
+        assert check_linear_recipe(args) is None, args  # the bad value is not judged here
 
 
 @pytest.mark.slow

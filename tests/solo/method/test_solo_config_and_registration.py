@@ -77,7 +77,7 @@ def test_solo_bad_pretrained_block_names_key(block, needles):
 
 def test_solo_misspelled_or_misplaced_e2mc_linear_block_is_named():
     """``e2mc_linear`` is one of the recipe blocks: its misspellings are caught like the others'."""
-    from e2mc_plugin.solo.recipe.schema import misplaced_recipe_key
+    from e2mc_plugin.solo.recipe.placement import misplaced_recipe_key
 
     assert "did you mean 'e2mc_linear'" in misplaced_recipe_key({"e2mc_liner": {}})
     assert "did you mean 'e2mc_linear'" in misplaced_recipe_key({"E2MC-Linear": {}})
@@ -103,8 +103,9 @@ def test_solo_unknown_method_lists_valid_methods():
 
 
 def test_solo_validated_blocks_are_normalized():
+    from e2mc_plugin.attach.specs import validate_aux_losses
     from e2mc_plugin.checkpoints.recipe import PretrainedSpec
-    from e2mc_plugin.solo.recipe.schema import parse_pretrained, validate_aux_losses
+    from e2mc_plugin.solo.recipe.blocks import parse_pretrained
 
     assert validate_aux_losses(None) == [] and validate_aux_losses([]) == []
     ((spec, emb),) = validate_aux_losses([dict(E2MC, embedding="backbone")])
@@ -133,7 +134,7 @@ def test_solo_embedding_key_groups_losses_by_module():
     from e2mc_plugin.solo.host import compat
 
     # "backbone" names the host's backbone attribute on both hosts (1.0.2: encoder)
-    assert [p for p, _ in model._aux_groups] == ["projector", compat.BACKBONE_ATTR]
+    assert [p for p, _ in model._aux_groups] == ["projector", compat.PROFILE.backbone_attr]
     assert model._aux_groups[0][1].wants_all_views and not model._aux_groups[1][1].wants_all_views
 
 
@@ -208,7 +209,7 @@ def test_solo_register_into_host_methods_is_what_launchers_read():
 
 @pytest.mark.host102
 def test_solo_cfg_to_kwargs_matches_102_argparse_names():
-    from e2mc_plugin.solo.host import compat
+    from e2mc_plugin.solo.host.args_layout import cfg_to_kwargs
 
     cfg = tiny_cfg(
         "byol",
@@ -218,7 +219,7 @@ def test_solo_cfg_to_kwargs_matches_102_argparse_names():
         },
         **{"data.dataset": "cifar10"},
     )
-    kw = compat.cfg_to_kwargs(cfg, passthrough=("aux_losses",))
+    kw = cfg_to_kwargs(cfg, passthrough=("aux_losses",))
     assert kw["encoder"] == "resnet18" and kw["backbone_args"] == {
         "cifar": True,
         "zero_init_residual": False,
@@ -332,11 +333,11 @@ def test_solo_pretrained_block_initializes_weights(tmp_path, monkeypatch):
     assert model.pretrained_report is not None
     src, dst = source.state_dict(), model.state_dict()
     for k in src:
-        if k.startswith((compat.BACKBONE_ATTR + ".", "projector.")):
+        if k.startswith((compat.PROFILE.backbone_attr + ".", "projector.")):
             assert torch.equal(src[k], dst[k]), k
     monkeypatch.setenv(SKIP_PRETRAINED_ENV, "1")
     torch.manual_seed(2)
     skipped = _build(aux_losses=[E2MC], pretrained={"path": str(path)})
     assert skipped.pretrained_report is None
-    w = f"{compat.BACKBONE_ATTR}.conv1.weight"
+    w = f"{compat.PROFILE.backbone_attr}.conv1.weight"
     assert not torch.equal(skipped.state_dict()[w], src[w])

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from e2mc_plugin.solo.recipe.schema import ConfigError  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 from launcher_env import REPO, cli, host_checkout, image_folder  # noqa: E402
 
 CALLBACK = {"e2mc_linear": {"_target_": "e2mc_plugin.solo.linear_model.PluginLinearModel"}}

@@ -12,7 +12,7 @@ import pytest
 
 from e2mc_plugin.solo.host.detect import describe_host, git_commit, identify_host, layout_of
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _git(cwd: Path, *args: str) -> str:

@@ -11,17 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2mc_plugin.solo.recipe.schema import (
-    ConfigError,
-    flag,
-    misplaced_recipe_key,
-    parse_linear_block,
-)
+from e2mc_plugin.solo.recipe.linear import parse_linear_block
+from e2mc_plugin.solo.recipe.placement import misplaced_recipe_key
+from e2mc_plugin.solo.recipe.schema import ConfigError
+from e2mc_plugin.solo.recipe.values import flag
 from e2mc_plugin.testing.presets import tiny_cfg
 
 E2MC = {"name": "e2mc", "beta": 1000, "gamma": 100, "mapping": "sigmoid"}
 HEAD = {"name": "res5_pool_bn", "kernel": 6, "stride": 1}
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 needs_host = pytest.mark.skipif(
     importlib.util.find_spec("solo") is None, reason="needs a solo-learn host (1.0.2 or 1.0.6)"
 )

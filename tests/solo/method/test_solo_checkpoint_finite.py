@@ -39,7 +39,7 @@ def _solo_checkpointer(logdir: Path):
 
     from e2mc_plugin.solo.host import compat
 
-    if compat.CFG_API:  # 1.0.6: a DictConfig with the run name
+    if compat.PROFILE.constructor == "cfg":  # 1.0.6: a DictConfig with the run name
         from omegaconf import OmegaConf
 
         return Checkpointer(OmegaConf.create({"name": "tiny"}), logdir=logdir)

@@ -14,7 +14,7 @@ import torch
 from e2mc_plugin import cli as plugin_cli
 
 # tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 from launcher_env import (  # noqa: E402
     cli,
     declared_entry_points,
@@ -66,11 +66,12 @@ def test_solo_launcher_flags_and_overrides():
     from e2mc_plugin.solo.launch import commands as launcher
     from e2mc_plugin.solo.launch import overrides
 
-    args, src, cpu = launcher._split_flags(
+    args, src, cpu, verbose = launcher._split_flags(
         ["a=1", "--solo-src", "/s", "--cpu", "--config-name", "n"]
     )
-    assert (args, src, cpu) == (["a=1", "--config-name", "n"], "/s", True)
+    assert (args, src, cpu, verbose) == (["a=1", "--config-name", "n"], "/s", True, False)
     assert launcher._split_flags(["--solo-src=/t"])[1] == "/t"
+    assert launcher._split_flags(["--verbose", "a=1"]) == (["a=1"], None, False, True)
     cwd = Path.cwd()
     assert overrides.absolute_config_path(["--config-path", "rel", "-cp=/abs", "x=1"]) == [
         "--config-path",
