@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from e2mc_plugin.checkpoints.report import LoadedCheckpoint, LoadReport, group_keys
+from e2mc_plugin.checkpoints.vit.fit import fit_release
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ def initialize_from_checkpoint(
     """
     if scope not in SCOPES:
         raise ValueError(f"scope: {scope!r} is not one of {', '.join(SCOPES)}")
+    loaded = fit_release(model, loaded)  # a ViT of another function is refused, tables resized
     target = model.state_dict()
     legacy = _legacy_names(list(target))
     pairs = _momentum_pairs(model)
@@ -156,7 +158,7 @@ def initialize_from_checkpoint(
         raise CheckpointMismatchError(f"unexpected keys {result.unexpected_keys}")
 
     inverse = {dst: src for src, dst in loaded.report.mapped.items()}
-    report = LoadReport(dropped=list(loaded.report.dropped))
+    report = LoadReport(dropped=list(loaded.report.dropped), notes=list(loaded.report.notes))
     for name, key in origin.items():
         if key in inverse:
             report.mapped[inverse[key]] = name
