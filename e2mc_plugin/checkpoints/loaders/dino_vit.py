@@ -36,7 +36,9 @@ from e2mc_plugin.checkpoints.vit.layout import file_base, geometry, looks_like_v
 from e2mc_plugin.checkpoints.vit.release import ViTRelease, arch_heads
 
 # dino_deitsmall16_pretrain.pth -> ("vit_small", 16); README.md l.76-91 of facebookresearch/dino
-_FILE = re.compile(r"dino_(deitsmall|vitbase)(8|16)_pretrain(_full_checkpoint)?\.(pth|safetensors)$")
+_FILE = re.compile(
+    r"dino_(deitsmall|vitbase)(8|16)_pretrain(_full_checkpoint)?\.(pth|safetensors)$"
+)
 _ARCH = {"deitsmall": "vit_small", "vitbase": "vit_base"}
 
 
@@ -109,8 +111,10 @@ class DINOViTFull(DINOFull):
         "module.head.*, teacher backbone.* / head.* (not DDP-wrapped), args, dino_loss.center"
     )
     file_names = (
-        "dino_deitsmall16_pretrain_full_checkpoint.pth", "dino_deitsmall8_pretrain_full_checkpoint.pth",
-        "dino_vitbase16_pretrain_full_checkpoint.pth", "dino_vitbase8_pretrain_full_checkpoint.pth",
+        "dino_deitsmall16_pretrain_full_checkpoint.pth",
+        "dino_deitsmall8_pretrain_full_checkpoint.pth",
+        "dino_vitbase16_pretrain_full_checkpoint.pth",
+        "dino_vitbase8_pretrain_full_checkpoint.pth",
         "checkpoint*.pth",
     )  # fmt: skip
     refines = ("dino_full",)

@@ -1,5 +1,6 @@
 """Official DINOv2 backbones (facebookresearch/dinov2, torch.hub): ``dinov2_vits14_pretrain.pth``,
-``dinov2_vitb14_pretrain.pth``, ``dinov2_vits14_reg4_pretrain.pth``, ``dinov2_vitb14_reg4_pretrain.pth``.
+``dinov2_vitb14_pretrain.pth``, ``dinov2_vits14_reg4_pretrain.pth``,
+``dinov2_vitb14_reg4_pretrain.pth``.
 
 ``dinov2/hub/backbones.py`` builds ``DinoVisionTransformer(img_size=518, patch_size=14,
 init_values=1.0, block_chunks=0, num_register_tokens=0|4)`` and loads the bare state dict

@@ -142,9 +142,12 @@ class _HFLoader(CheckpointLoader):
         elif self.dinov2:
             heads, heads_from = arch_heads("DINOv2", None, width, "the layout")
         else:
-            heads, heads_from = None, (
-                "cannot be known: a transformers ViTModel file records it only in the "
-                "config.json beside it, which is missing"
+            heads, heads_from = (
+                None,
+                (
+                    "cannot be known: a transformers ViTModel file records it only in the "
+                    "config.json beside it, which is missing"
+                ),
             )
         rows = int(raw[prefix + "embeddings.position_embeddings"].shape[1])
         eps = float(config.get("layer_norm_eps", 1e-6 if self.dinov2 else 1e-12))

@@ -50,7 +50,9 @@ def _heads_fix(release: ViTRelease, target: ViTTarget) -> str:
         )
     if release.num_heads == 12 and target.embed_dim in (192, 384):
         return f"use method mocov3 (its {target.backbone} is the MoCo v3 ViT with 12 heads)"
-    return f"no solo-learn {target.backbone} of method {target.method} has {release.num_heads} heads"
+    return (
+        f"no solo-learn {target.backbone} of method {target.method} has {release.num_heads} heads"
+    )
 
 
 def check_fits(release: ViTRelease, target: ViTTarget) -> None:
@@ -77,8 +79,7 @@ def check_fits(release: ViTRelease, target: ViTTarget) -> None:
         has = lambda b: "LayerScale (ls1/ls2.gamma)" if b else "no LayerScale"  # noqa: E731
         fix = _kwargs_text(release, target) if release.layerscale else "leave out init_values"
         raise ViTArchitectureError(
-            f"{what} has {has(release.layerscale)}; {who} has {has(target.layerscale)}: "
-            f"set {fix}"
+            f"{what} has {has(release.layerscale)}; {who} has {has(target.layerscale)}: set {fix}"
         )
     if release.registers != target.registers or release.pos_prefix != target.pos_prefix:
         raise ViTArchitectureError(

@@ -74,7 +74,9 @@ def resample_table(
     ``dtype`` (the target parameter's: the official models compute in their own dtype, or in
     float32 where their code casts)."""
     if mode not in RESAMPLERS:
-        raise ValueError(f"unknown position-table resampling {mode!r}; valid: {', '.join(RESAMPLERS)}")
+        raise ValueError(
+            f"unknown position-table resampling {mode!r}; valid: {', '.join(RESAMPLERS)}"
+        )
     table = table.to(dtype)
     head, grid = table[:, :prefix], table[:, prefix:]
     dim = grid.shape[-1]

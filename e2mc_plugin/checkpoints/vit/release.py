@@ -110,7 +110,9 @@ class ViTRelease:
         return kwargs
 
 
-def arch_heads(family: str, arch: Optional[str], width: int, source: str) -> Tuple[Optional[int], str]:
+def arch_heads(
+    family: str, arch: Optional[str], width: int, source: str
+) -> Tuple[Optional[int], str]:
     """``(num_heads, heads_from)`` for a release of ``family``: from ``arch`` (named by
     ``source``: a file name, the file's ``arch``/``args``) when given and consistent with the
     tensors' ``width``, else from the family's model code at that width, else unknown."""
