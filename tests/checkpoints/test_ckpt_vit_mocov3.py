@@ -54,7 +54,7 @@ def test_full_checkpoint_is_the_same_function_in_solo_mocov3(release):
     loaded = load_checkpoint(path)
     initialize_from_checkpoint(model, loaded)  # strict: every tensor from the file
     state = model.state_dict()
-    for src, dst in loaded.report.mapped.items():
+    for dst in loaded.report.mapped.values():
         assert torch.equal(state[dst], loaded.state_dict[dst].double()), dst
     x = _images(32)
     refs = [m.double().eval() for m in (base, momentum, predictor)]
