@@ -286,7 +286,7 @@ class MAEEncoder(_ViT):
             grid = grid.permute(0, 2, 3, 1).flatten(1, 2)
             state["pos_embed"] = torch.cat((state["pos_embed"][:, :1], grid), dim=1)
         new.load_state_dict(state)
-        return new
+        return new.to(self.cls_token.dtype).train(self.training)
 
     def forward(self, x: Tensor) -> Tensor:
         x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), self.patch_embed(x)), dim=1)

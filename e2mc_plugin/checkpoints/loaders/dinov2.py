@@ -49,7 +49,8 @@ def fold_registers(
     """DINOv2 with registers -> timm's ``no_embed_class`` form, in place (see module doc).
     ``src`` names the source keys of ``cls_token`` / ``pos_embed`` / the registers."""
     cls, pos = state[prefix + "cls_token"], state[prefix + "pos_embed"]
-    state[prefix + "cls_token"] = cls + pos[:, :1]
+    # in float64: rounded to a float32 parameter it is float32's own sum, and exact in float64
+    state[prefix + "cls_token"] = cls.double() + pos[:, :1].double()
     state[prefix + "pos_embed"] = pos[:, 1:]
     report.notes.append(
         f"{src['cls_token']} + {src['pos_embed']}[:, 0] -> {prefix}cls_token and "
