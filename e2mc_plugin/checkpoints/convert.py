@@ -41,11 +41,15 @@ from e2mc_plugin.checkpoints.registry import (
     list_checkpoint_loaders,
 )
 from e2mc_plugin.checkpoints.safe_load import safe_torch_load
+from e2mc_plugin.checkpoints.vit.fit import fit_release_to_args
 from e2mc_plugin.checkpoints.writer import check_name, write_host_checkpoint
 
 
-def reference_backbone_shapes(backbone: str, dataset: str = "imagenet") -> Dict[str, tuple]:
-    """Key -> shape of a freshly built backbone (on the meta device: nothing is allocated)."""
+def reference_backbone_shapes(
+    backbone: str, dataset: str = "imagenet", kwargs: Optional[Mapping[str, Any]] = None
+) -> Dict[str, tuple]:
+    """Key -> shape of a freshly built backbone (on the meta device: nothing is allocated);
+    ``kwargs``: a ViT's ``backbone.kwargs`` (patch, LayerScale, registers, image size)."""
     with torch.device("meta"):
         if backbone.startswith("resnet"):
             import torchvision
@@ -57,7 +61,7 @@ def reference_backbone_shapes(backbone: str, dataset: str = "imagenet") -> Dict[
         elif backbone.startswith("vit_"):
             import timm
 
-            model = timm.create_model(f"{backbone}_patch16_224", num_classes=0)
+            model = timm.create_model(f"{backbone}_patch16_224", num_classes=0, **(kwargs or {}))
         else:
             raise ValueError(
                 f"convert: backbone {backbone!r} has no reference to verify the conversion "
@@ -203,10 +207,11 @@ def convert(
         except ValueError as err:
             raise ValueError(f"convert: {_origin(method_from)}: {_strip(err)}") from None
 
+    loaded = fit_release_to_args(loaded, args)  # a ViT of another function is refused
     report = str(loaded.report)
     dataset = args.get("data", {}).get("dataset", "imagenet")
     try:
-        shapes = reference_backbone_shapes(backbone, dataset)
+        shapes = reference_backbone_shapes(backbone, dataset, args["backbone"].get("kwargs"))
     except ValueError as err:
         if backbone_given:
             where = "--backbone"
