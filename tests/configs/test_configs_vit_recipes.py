@@ -71,7 +71,8 @@ def images(tmp_path_factory) -> Path:
 def _pretrain(recipe: str, images: Path, out: Path, *extra: str):
     folder, name = os.path.split(recipe)
     args = ["pretrain", "--config-path", str(CONFIGS / folder), "--config-name", name,
-            f"data.train_path={_q(images)}", f"checkpoint.dir={_q(out / 'ckpt')}", *extra]  # fmt: skip
+            f"data.train_path={_q(images)}", f"checkpoint.dir={_q(out / 'ckpt')}",
+            *extra]  # fmt: skip
     return cli(args, cwd=out, src=host_checkout())
 
 
@@ -86,8 +87,9 @@ def test_vit_cpu_variants_train_then_probe_and_knn_through_the_launchers(
     (ckpt,) = sorted((tmp_path / "e2mc" / "ckpt").rglob("*.ckpt"))
     cli(["linear", "--config-path", str(CONFIGS / "cpu"), "--config-name", "probe_cpu",
          f"pretrained_feature_extractor={_q(ckpt)}", f"pretrain_method={method}",
-         "backbone.name=vit_tiny", f"data.train_path={_q(images)}", f"data.val_path={_q(images)}",
-         f"checkpoint.dir={_q(tmp_path / 'linear')}"], cwd=tmp_path, src=host_checkout())  # fmt: skip
+         "backbone.name=vit_tiny", f"data.train_path={_q(images)}",
+         f"data.val_path={_q(images)}", f"checkpoint.dir={_q(tmp_path / 'linear')}"],
+        cwd=tmp_path, src=host_checkout())  # fmt: skip
     res = cli(["knn", "--cpu", *knn_cli_args(ckpt.parent, images, images)], cwd=tmp_path,
               src=host_checkout())  # fmt: skip
     assert "Result: acc@1=" in res.stdout
