@@ -100,9 +100,8 @@ def load_release(
     model: DINO, path: str, fmt: Optional[str], trusted: bool, arch: str = "timm ViT"
 ) -> List[str]:
     """Copy the release into ``model``; returns the module names that start from the file."""
-    loaded = fit_release(
-        _Target(model.student_backbone), load_checkpoint(path, fmt, trusted=trusted)
-    )
+    target = _Target(model.student_backbone, arch)  # refuses another function, resizes
+    loaded = fit_release(target, load_checkpoint(path, fmt, trusted=trusted))
     state: Dict[str, torch.Tensor] = {}
     for key, value in loaded.state_dict.items():
         for src, dst in RENAME:

@@ -81,6 +81,7 @@ class DINOViTBackbone(CheckpointLoader):
             and looks_like_vit(raw)
             and "mask_token" not in raw
             and "blocks.0.ls1.gamma" not in raw
+            and not any(k.startswith("head.") for k in raw)  # hubconf: num_classes=0
         )
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:

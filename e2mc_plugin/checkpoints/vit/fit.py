@@ -24,7 +24,12 @@ from torch import nn
 from e2mc_plugin.checkpoints.report import LoadedCheckpoint
 from e2mc_plugin.checkpoints.vit.pos_embed import resample_table
 from e2mc_plugin.checkpoints.vit.release import ViTRelease
-from e2mc_plugin.checkpoints.vit.target import FIXED_TABLE_METHODS, ViTTarget, describe_target
+from e2mc_plugin.checkpoints.vit.target import (
+    FIXED_TABLE_METHODS,
+    ViTTarget,
+    backbone_module,
+    describe_target,
+)
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +139,9 @@ def fit_release(model: nn.Module, loaded: LoadedCheckpoint) -> LoadedCheckpoint:
         )
     state = dict(loaded.state_dict)
     if release.grid != target.grid:
-        params = dict(model.named_parameters())
+        table = getattr(backbone_module(model), "pos_embed", None)
         for key in [k for k in state if k.endswith("pos_embed")]:
-            dtype = params[key].dtype if key in params else state[key].dtype
+            dtype = table.dtype if table is not None else state[key].dtype
             state[key] = resample_table(
                 state[key], release.pos_prefix, release.grid, target.grid, release.resample, dtype
             )
