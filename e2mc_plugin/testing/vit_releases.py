@@ -30,8 +30,8 @@ from e2mc_plugin.testing.vit_official import (
 )
 
 __all__ = [
-    "dino_full_release", "hf_config", "mocov3_release", "prefixed", "save", "save_hf",
-    "solo_vit_cfg",
+    "backbone_of", "dino_full_release", "hf_config", "moco_models", "mocov3_release", "prefixed",
+    "save", "save_hf", "solo_vit_cfg",
 ]  # fmt: skip
 
 #: width -> (solo backbone name, DINO / timm heads)
@@ -125,3 +125,9 @@ def solo_vit_cfg(
     cfg = tiny_cfg(method, backbone={"name": SOLO_NAME[width], "kwargs": dict(kwargs or {})})
     cfg["method_kwargs"].update(method_kwargs)
     return cfg
+
+
+def backbone_of(model: nn.Module, momentum: bool = False) -> nn.Module:
+    """The (momentum) backbone of a built method on either host (1.0.2 names it ``encoder``)."""
+    names = ("momentum_backbone", "momentum_encoder") if momentum else ("backbone", "encoder")
+    return next(getattr(model, n) for n in names if isinstance(getattr(model, n, None), nn.Module))

@@ -15,7 +15,7 @@ from e2mc_plugin.checkpoints.registry import detect_layout
 from e2mc_plugin.checkpoints.vit import ViTArchitectureError
 from e2mc_plugin.solo.api import build_method
 from e2mc_plugin.testing.vit_official import DINOHead, DINOViT, randomise
-from e2mc_plugin.testing.vit_releases import dino_full_release, save, solo_vit_cfg
+from e2mc_plugin.testing.vit_releases import backbone_of, dino_full_release, save, solo_vit_cfg
 
 TOL = 1e-10
 HEAD = {"proj_hidden_dim": 64, "proj_output_dim": 32, "num_prototypes": 50}
@@ -69,7 +69,7 @@ def test_full_checkpoint_is_the_same_function_in_solo_dino(s16):
     assert any("resized 14x14 -> 2x2" in n for n in report.notes)
     x = _images(32)
     ref = [m.double().eval() for m in (student, teacher, s_head, t_head)]
-    f_s, f_t = model.backbone(x), model.momentum_backbone(x)
+    f_s, f_t = backbone_of(model)(x), backbone_of(model, momentum=True)(x)
     assert _diff(f_s, ref[0](x)) < TOL
     assert _diff(f_t, ref[1](x)) < TOL
     assert _diff(model.head(f_s), ref[2](ref[0](x))) < TOL
@@ -88,7 +88,7 @@ def test_backbone_file_is_the_teachers_function_and_named_by_its_file_name(s16):
     model = _solo({"img_size": 48})
     initialize_from_checkpoint(model, loaded, scope="backbone")
     x = _images(48)
-    assert _diff(model.backbone(x), teacher.double().eval()(x)) < TOL
+    assert _diff(backbone_of(model)(x), teacher.double().eval()(x)) < TOL
 
 
 @torch.no_grad()
@@ -105,7 +105,7 @@ def test_patch_8_loads_through_backbone_kwargs_and_is_refused_without(tmp_path):
     model = _solo({"img_size": 32, "patch_size": 8})
     initialize_from_checkpoint(model, loaded, scope="backbone")
     x = _images(32)
-    assert _diff(model.backbone(x), teacher.double().eval()(x)) < TOL
+    assert _diff(backbone_of(model)(x), teacher.double().eval()(x)) < TOL
 
 
 @pytest.mark.slow
@@ -122,6 +122,6 @@ def test_real_size_vit_b16_full_checkpoint_at_224_px(tmp_path):
     model = build_method(cfg, wrap=False).double().eval()
     initialize_from_checkpoint(model, load_checkpoint(path))
     x = _images(224, n=2)
-    f = model.backbone(x)
+    f = backbone_of(model)(x)
     assert _diff(f, student.double().eval()(x)) < TOL
     assert _diff(model.head(f), heads[0].double().eval()(student(x))) < TOL

@@ -13,7 +13,7 @@ from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint
 from e2mc_plugin.checkpoints.vit import ViTArchitectureError
 from e2mc_plugin.solo.api import build_method
 from e2mc_plugin.testing.vit_official import DINOv2ViT, randomise
-from e2mc_plugin.testing.vit_releases import save, solo_vit_cfg
+from e2mc_plugin.testing.vit_releases import backbone_of, save, solo_vit_cfg
 
 TOL = 1e-10
 
@@ -48,7 +48,7 @@ def test_hub_backbone_is_the_same_function_with_its_backbone_kwargs(tmp_path, re
     assert any("resized 37x37 -> 2x2" in n for n in report.notes)
     assert any("mask_token" in n for n in report.notes)
     x = _images(28)
-    assert float((model.backbone(x) - ref.double().eval()(x)).abs().max()) < TOL
+    assert float((backbone_of(model)(x) - ref.double().eval()(x)).abs().max()) < TOL
 
 
 def test_refused_in_one_line_without_layerscale(tmp_path):
@@ -93,4 +93,4 @@ def test_real_size_vit_b14_with_registers_at_224_px(tmp_path):
     model = build_method(solo_vit_cfg("dino", 768, kwargs), wrap=False).double().eval()
     initialize_from_checkpoint(model, loaded, scope="backbone")
     x = _images(224, n=2)
-    assert float((model.backbone(x) - ref.double().eval()(x)).abs().max()) < TOL
+    assert float((backbone_of(model)(x) - ref.double().eval()(x)).abs().max()) < TOL

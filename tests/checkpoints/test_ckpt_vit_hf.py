@@ -14,7 +14,7 @@ from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint 
 from e2mc_plugin.solo.api import build_method  # noqa: E402
 from e2mc_plugin.testing.vit_hf import HFViT, hf_state_from_official  # noqa: E402
 from e2mc_plugin.testing.vit_official import DINOv2ViT, DINOViT, randomise  # noqa: E402
-from e2mc_plugin.testing.vit_releases import hf_config, save_hf, solo_vit_cfg  # noqa: E402
+from e2mc_plugin.testing.vit_releases import backbone_of, hf_config, save_hf, solo_vit_cfg  # noqa: E402
 
 TOL = 1e-10
 
@@ -47,7 +47,7 @@ def test_dino_vitmodel_layout_with_the_original_eps_is_the_same_function(tmp_pat
     model = build_method(solo_vit_cfg("dino", 384, {}), wrap=False).double().eval()
     initialize_from_checkpoint(model, loaded, scope="backbone")
     x = _images(224, n=2)
-    f = model.backbone(x)
+    f = backbone_of(model)(x)
     assert float((f - ref.double().eval()(x)).abs().max()) < TOL
     assert float((f - official.double().eval()(x)).abs().max()) < TOL
 
@@ -84,4 +84,4 @@ def test_dinov2_layouts_are_the_same_function(tmp_path, registers):
     report = initialize_from_checkpoint(model, loaded, scope="backbone")
     assert any("5x5 -> 2x2" in n for n in report.notes)
     x = _images(28)
-    assert float((model.backbone(x) - ref.double().eval()(x)).abs().max()) < TOL
+    assert float((backbone_of(model)(x) - ref.double().eval()(x)).abs().max()) < TOL

@@ -11,7 +11,13 @@ import torch
 from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint
 from e2mc_plugin.checkpoints.vit import ViTArchitectureError
 from e2mc_plugin.solo.api import build_method
-from e2mc_plugin.testing.vit_releases import moco_models, mocov3_release, save, solo_vit_cfg
+from e2mc_plugin.testing.vit_releases import (
+    backbone_of,
+    moco_models,
+    mocov3_release,
+    save,
+    solo_vit_cfg,
+)
 
 pytest.importorskip("solo.methods.mocov3", reason="solo-learn 1.0.6 (mocov3) not installed")
 
@@ -60,11 +66,11 @@ def test_full_checkpoint_is_the_same_function_in_solo_mocov3(release):
     refs = [m.double().eval() for m in (base, momentum, predictor)]
     f, z = refs[0](x)
     fm, zm = refs[1](x)
-    assert _diff(model.backbone(x), f) < TOL
-    assert _diff(model.projector(model.backbone(x)), z) < TOL
-    assert _diff(model.predictor(model.projector(model.backbone(x))), refs[2](z)) < TOL
-    assert _diff(model.momentum_backbone(x), fm) < TOL
-    assert _diff(model.momentum_projector(model.momentum_backbone(x)), zm) < TOL
+    assert _diff(backbone_of(model)(x), f) < TOL
+    assert _diff(model.projector(backbone_of(model)(x)), z) < TOL
+    assert _diff(model.predictor(model.projector(backbone_of(model)(x))), refs[2](z)) < TOL
+    assert _diff(backbone_of(model, momentum=True)(x), fm) < TOL
+    assert _diff(model.momentum_projector(backbone_of(model, momentum=True)(x)), zm) < TOL
 
 
 @pytest.mark.parametrize("scope", ["backbone", "full"])
@@ -103,5 +109,5 @@ def test_real_size_vit_s_release_heads_at_224_px(tmp_path):
     initialize_from_checkpoint(model, load_checkpoint(path))
     x = _images(224, n=2)
     f, z = base.double().eval()(x)
-    assert _diff(model.backbone(x), f) < TOL
-    assert _diff(model.projector(model.backbone(x)), z) < TOL
+    assert _diff(backbone_of(model)(x), f) < TOL
+    assert _diff(model.projector(backbone_of(model)(x)), z) < TOL

@@ -70,6 +70,7 @@ def images(tmp_path_factory) -> Path:
 
 def _pretrain(recipe: str, images: Path, out: Path, *extra: str):
     folder, name = os.path.split(recipe)
+    out.mkdir(parents=True, exist_ok=True)
     args = ["pretrain", "--config-path", str(CONFIGS / folder), "--config-name", name,
             f"data.train_path={_q(images)}", f"checkpoint.dir={_q(out / 'ckpt')}",
             *extra]  # fmt: skip
