@@ -275,7 +275,8 @@ class MAEEncoder(_ViT):
     """MAE's encoder as ``models_vit.VisionTransformer(global_pool=False)`` runs it."""
 
     def resized(self, img_size: int) -> "MAEEncoder":
-        """``interpolate_pos_embed`` of ``util/pos_embed.py`` onto a model for ``img_size``."""
+        """``interpolate_pos_embed`` of ``util/pos_embed.py`` onto a model for ``img_size``: the
+        table is resized in this model's dtype (call it on the release's float32 weights)."""
         dim, p = self.cls_token.shape[-1], self.patch_embed.patch_size
         new = MAEEncoder(dim, len(self.blocks), self.blocks[0].attn.num_heads, p, img_size)
         state = self.state_dict()

@@ -70,7 +70,7 @@ def test_mae_encoder_is_the_same_function_and_its_heads_are_reported_absent(tmp_
     assert any("sin-cos position table initialises" in n for n in report.notes)
     assert any("3x3" in n and "(mae)" in n for n in report.notes)
     x = _images(48)
-    assert _diff(backbone_of(model)(x), ref.double().eval().resized(48)(x)) < TOL
+    assert _diff(backbone_of(model)(x), ref.resized(48).double().eval()(x)) < TOL
 
 
 @pytest.mark.slow

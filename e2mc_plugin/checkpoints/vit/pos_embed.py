@@ -17,7 +17,8 @@ precision) on the patch rows; prefix rows (class token) are kept:
 ``timm``           timm's ``resample_abs_pos_embed`` (``dynamic_img_size``): ``size = grid``,
                    antialias, float32: the same call as ``dinov2_reg``
 ``mae``            MAE ``util/pos_embed.py`` ``interpolate_pos_embed``: ``size = grid``,
-                   bicubic, ``align_corners=False``, in the model's dtype
+                   bicubic, ``align_corners=False``, on the checkpoint's tensor (its dtype:
+                   MAE resizes the file's table before loading it)
 =================  ========================================================================
 """
 
@@ -67,6 +68,10 @@ RESAMPLERS: Dict[str, Callable[[Tensor, Grid, Grid], Tensor]] = {
 }
 
 
+#: modes that resize the checkpoint's tensor itself (in the file's dtype), not the model's
+_IN_FILE_DTYPE = {"mae"}
+
+
 def resample_table(
     table: Tensor, prefix: int, old: Grid, new: Grid, mode: str, dtype: torch.dtype
 ) -> Tensor:
@@ -77,7 +82,7 @@ def resample_table(
         raise ValueError(
             f"unknown position-table resampling {mode!r}; valid: {', '.join(RESAMPLERS)}"
         )
-    table = table.to(dtype)
+    table = table if mode in _IN_FILE_DTYPE else table.to(dtype)
     head, grid = table[:, :prefix], table[:, prefix:]
     dim = grid.shape[-1]
     x = grid.reshape(1, old[0], old[1], dim).permute(0, 3, 1, 2)
@@ -85,4 +90,4 @@ def resample_table(
     if tuple(x.shape[-2:]) != tuple(new):
         raise ValueError(f"resampling {mode!r} gave a {tuple(x.shape[-2:])} grid, not {new}")
     x = x.permute(0, 2, 3, 1).reshape(1, new[0] * new[1], dim).to(dtype)
-    return torch.cat([head, x], dim=1)
+    return torch.cat([head.to(dtype), x], dim=1)
