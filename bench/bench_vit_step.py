@@ -76,7 +76,9 @@ def main() -> None:
         for name in names[r % len(names) :] + names[: r % len(names)]:
             wrap, aux = variants[name]
             torch.manual_seed(0)
-            model = api.build_method(tiny_cfg(args.method, aux_losses=aux, **overrides), wrap=wrap)
+            cfg = tiny_cfg(args.method, aux_losses=aux, **overrides)
+            cfg["optimizer"]["kwargs"] = {}  # AdamW: no SGD momentum
+            model = api.build_method(cfg, wrap=wrap)
             timer = step_timer(pl)
             api.fit(
                 model, loader, max_epochs=1, callbacks=[timer], enable_progress_bar=False, seed=0
