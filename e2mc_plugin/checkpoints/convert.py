@@ -39,6 +39,7 @@ from e2mc_plugin.checkpoints.registry import (
     get_checkpoint_loader,
     list_checkpoint_loaders,
 )
+from e2mc_plugin.checkpoints.vit.fit import fit_release_to_args
 from e2mc_plugin.checkpoints.writer import check_name, write_host_checkpoint
 
 
@@ -163,10 +164,11 @@ def convert(
     args, backbone, backbone_from = _host_args(
         loaded, method, method_from, backbone, name, host_args, sibling
     )
+    loaded = fit_release_to_args(loaded, args)  # a ViT of another function is refused
     report = str(loaded.report)
     try:
         shapes = reference_backbone_shapes(
-            backbone, args.get("data", {}).get("dataset", "imagenet")
+            backbone, args.get("data", {}).get("dataset", "imagenet"), args["backbone"].get("kwargs")
         )
     except ValueError as err:
         raise ValueError(f"convert: {backbone_from}: {_strip(err)}") from None

@@ -6,7 +6,7 @@ replays their key handling against the shapes of a freshly built backbone
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterable, Mapping, Sequence, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Union
 
 import torch
 
@@ -16,8 +16,11 @@ from e2mc_plugin.checkpoints.safe_load import safe_torch_load
 __all__ = ["reference_backbone_shapes", "verify_backbone_coverage"]
 
 
-def reference_backbone_shapes(backbone: str, dataset: str = "imagenet") -> Dict[str, tuple]:
-    """Key -> shape of a freshly built backbone (on the meta device: nothing is allocated)."""
+def reference_backbone_shapes(
+    backbone: str, dataset: str = "imagenet", kwargs: Optional[Mapping[str, Any]] = None
+) -> Dict[str, tuple]:
+    """Key -> shape of a freshly built backbone (on the meta device: nothing is allocated);
+    ``kwargs``: a ViT's ``backbone.kwargs`` (patch, LayerScale, registers, image size)."""
     with torch.device("meta"):
         if backbone.startswith("resnet"):
             import torchvision
@@ -29,7 +32,7 @@ def reference_backbone_shapes(backbone: str, dataset: str = "imagenet") -> Dict[
         elif backbone.startswith("vit_"):
             import timm
 
-            model = timm.create_model(f"{backbone}_patch16_224", num_classes=0)
+            model = timm.create_model(f"{backbone}_patch16_224", num_classes=0, **(kwargs or {}))
         else:
             raise ValueError(
                 f"convert: backbone {backbone!r} has no reference to verify the conversion "

@@ -107,7 +107,7 @@ def build_args(loaded: LoadedCheckpoint, method: str, backbone: str, name: str) 
     args: Dict[str, Any] = {
         "name": name,
         "method": method,
-        "backbone": {"name": backbone, "kwargs": {}},
+        "backbone": {"name": backbone, "kwargs": backbone_kwargs(loaded)},
         "method_kwargs": method_kwargs(method, loaded.state_dict, loaded.format),
         "data": {
             "dataset": infer_dataset(loaded.state_dict), "train_path": None, "val_path": None,
@@ -126,6 +126,13 @@ def build_args(loaded: LoadedCheckpoint, method: str, backbone: str, name: str) 
     if is_momentum_method(method):
         args["momentum"] = {"base_tau": 0.99, "final_tau": 1.0, "classifier": False}
     return args
+
+
+def backbone_kwargs(loaded: LoadedCheckpoint) -> Dict[str, Any]:
+    """``backbone.kwargs`` that build the release's architecture (a ViT's patch, LayerScale,
+    registers: :meth:`~e2mc_plugin.checkpoints.vit.ViTRelease.backbone_kwargs`), else ``{}``."""
+    arch = loaded.architecture
+    return dict(arch.backbone_kwargs()) if hasattr(arch, "backbone_kwargs") else {}
 
 
 def random_layers(method: str, state: Mapping[str, torch.Tensor]) -> List[str]:

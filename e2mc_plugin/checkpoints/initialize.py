@@ -18,6 +18,7 @@ from torch import nn
 
 from e2mc_plugin.backbone_names import BACKBONE, attr_of, rename
 from e2mc_plugin.checkpoints.report import LoadedCheckpoint, LoadReport, group_keys
+from e2mc_plugin.checkpoints.vit.fit import fit_release
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def _plan(
 def _report(loaded: LoadedCheckpoint, plan: _Plan) -> LoadReport:
     """The LoadReport of a load: the loader's mapping carried over to the model's names."""
     inverse = {dst: src for src, dst in loaded.report.mapped.items()}
-    report = LoadReport(dropped=list(loaded.report.dropped))
+    report = LoadReport(dropped=list(loaded.report.dropped), notes=list(loaded.report.notes))
     for name, key in plan.origin.items():
         if key in inverse:
             report.mapped[inverse[key]] = name
@@ -193,6 +194,7 @@ def initialize_from_checkpoint(
     """
     if scope not in SCOPES:
         raise ValueError(f"scope: {scope!r} is not one of {', '.join(SCOPES)}")
+    loaded = fit_release(model, loaded)  # a ViT of another function is refused, tables resized
     target = model.state_dict()
     attr = backbone_attr or attr_of(target)
     pairs = _momentum_pairs(model)

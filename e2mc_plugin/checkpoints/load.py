@@ -95,7 +95,10 @@ def load_checkpoint(
     if not state_dict:
         raise CheckpointFormatError(f"loader {loader.name!r} found no tensors in {path!r}")
     check_finite(state_dict, report, path)
-    return LoadedCheckpoint(state_dict=state_dict, format=loader.name, report=report, path=path)
+    return LoadedCheckpoint(
+        state_dict=state_dict, format=loader.name, report=report, path=path,
+        architecture=loader.architecture(raw, path),
+    )  # fmt: skip
 
 
 def _guess(raw: Any) -> str:

@@ -56,6 +56,11 @@ class CheckpointLoader:
         shapes), or None when ``e2mc-plugin convert`` should use its own table."""
         return None
 
+    def architecture(self, raw: Any, path: str) -> Any:
+        """What the tensors do not record (a ViT's heads, patch, position table: a
+        ``checkpoints.vit.ViTRelease``) from the release's identity, or None."""
+        return None
+
 
 CHECKPOINT_LOADERS: Registry[Type[CheckpointLoader]] = Registry(
     "checkpoint loader", entry_point_group="e2mc_plugin.checkpoint_loaders"

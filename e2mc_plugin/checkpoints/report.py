@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List
+from typing import Any, Dict, Iterable, List
 
 from torch import Tensor
 
@@ -33,6 +33,8 @@ class LoadReport:
         untouched: destination keys of the model left as initialised (e.g. ``classifier.*``).
         skipped: checkpoint key -> why it was not applied to the model (``strict=False`` only:
             unexpected key, shape mismatch).
+        notes: what else the load did or could not know (a resized position table, a head
+            count that the file does not record, heads the release does not have).
     """
 
     mapped: Dict[str, str] = field(default_factory=dict)
@@ -41,6 +43,7 @@ class LoadReport:
     dropped: List[str] = field(default_factory=list)
     untouched: List[str] = field(default_factory=list)
     skipped: Dict[str, str] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [f"mapped {len(self.mapped)} tensors: {group_keys(self.mapped.values())}"]
@@ -70,6 +73,7 @@ class LoadReport:
         if self.untouched:
             untouched = group_keys(self.untouched)
             lines.append(f"left as initialised {len(self.untouched)} model keys: {untouched}")
+        lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -81,6 +85,8 @@ class LoadedCheckpoint:
     format: str
     report: LoadReport
     path: str = ""
+    #: the release's architecture when the loader knows it (a ViT: ``checkpoints.vit.ViTRelease``)
+    architecture: Any = None
 
     def __repr__(self) -> str:
         return (

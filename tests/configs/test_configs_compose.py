@@ -98,9 +98,13 @@ CPU_LINEAR = {  # CPU variant of a linear-launcher recipe -> the recipe it mirro
     "cpu/finetune_cpu": "finetuning/semisup_1pct_swav",
     "cpu/inat18_cpu": "transfer/inat18_linear",
 }
+# ViT recipes and their CPU variants (their values: test_configs_vit_recipes.py, PROTOCOL.md)
+VIT = [f"pretrain_vit/{m}/{k}" for m in ("dino", "mocov3")
+       for k in ("continued", "e2mc", "vcreg", "auh", "mmcr")]  # fmt: skip
+VIT_CPU = [f"cpu/vit_{m}_{k}" for m in ("dino", "mocov3") for k in ("continued", "e2mc")]
 ALL_RECIPES = [
     *PRETRAIN, *PRETRAIN_DALI, *LINEAR_BASES, *LINEAR, *FINETUNE_BASES, *FINETUNE, *TRANSFER,
-    *CPU, *CPU_LINEAR,
+    *CPU, *CPU_LINEAR, *VIT, *VIT_CPU,
 ]  # fmt: skip
 
 

@@ -62,3 +62,9 @@ class Timm(CheckpointLoader):
         report = LoadReport()
         rules = [(h, None) for h in _TIMM_HEADS] + [("", "backbone.")]
         return rename(raw, rules, report), report
+
+    def architecture(self, raw: Any, path: str) -> Any:
+        """A ViT's geometry; its head count is not in a timm state dict (unknown, said so)."""
+        from e2mc_plugin.checkpoints.vit.anonymous import anonymous_vit
+
+        return anonymous_vit(raw, "timm state dict")
