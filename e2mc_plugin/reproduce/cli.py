@@ -111,7 +111,9 @@ def _check_inputs(plan) -> None:
                     " (the SimCLR list: https://raw.githubusercontent.com/google-research/simclr"
                     f"/master/imagenet_subsets/{path.name}; --label-lists sets the folder)"
                 )
-            raise FileNotFoundError(f"{path}: no such {'folder' if kind == 'dir' else 'file'}{hint}")
+            raise FileNotFoundError(
+                f"{path}: no such {'folder' if kind == 'dir' else 'file'}{hint}"
+            )
 
 
 def _check_out(out: Path) -> None:

@@ -30,9 +30,7 @@ __all__ = [
     "voc07_stage",
 ]
 
-SEED_CALLBACK = (
-    "+hydra.callbacks.e2mc_seed._target_=e2mc_plugin.reproduce.seeding.SeedEverything"
-)
+SEED_CALLBACK = "+hydra.callbacks.e2mc_seed._target_=e2mc_plugin.reproduce.seeding.SeedEverything"
 
 
 def _args(*items: "Arg | str") -> Tuple[Arg, ...]:
@@ -51,9 +49,10 @@ def _check_quotable(path: Path) -> str:
     return text
 
 
-def model_checkpoint(model: str) -> Ref:
-    """The checkpoint a model's probes read: the converted base release or a pretraining run."""
-    return Ref("convert-base", "ckpt") if model == "base" else Ref(f"pretrain-{model}", "ckpt")
+def model_checkpoint(model: str, key: str = "ckpt") -> Ref:
+    """The checkpoint (``key="folder"``: its folder, with ``args.json``) a model's probes read:
+    the converted base release or a pretraining run."""
+    return Ref("convert-base", key) if model == "base" else Ref(f"pretrain-{model}", key)
 
 
 def _launcher_runtime(settings: Settings, recipe: str) -> Tuple[str, ...]:
@@ -61,18 +60,33 @@ def _launcher_runtime(settings: Settings, recipe: str) -> Tuple[str, ...]:
     out: Tuple[str, ...] = ()
     if not settings.smoke:
         facts = recipe_facts(recipe)
-        out = (f"devices={settings.devices}", f"optimizer.batch_size={facts.batch_split(settings.devices)}")
+        out = (
+            f"devices={settings.devices}",
+            f"optimizer.batch_size={facts.batch_split(settings.devices)}",
+        )
     if settings.solo_src is not None:
         out = ("--solo-src", str(settings.solo_src), *out)
     return out
 
 
 def convert_stage(row: Row, inputs: Inputs) -> Stage:
-    args = _args("convert", _check_quotable(inputs.checkpoint), "--out", Arg.of(ATTEMPT, "/base"),
-                 "--name", "base", "--format", row.checkpoint_format)  # fmt: skip
+    args = _args(
+        "convert",
+        _check_quotable(inputs.checkpoint),
+        "--out",
+        Arg.of(ATTEMPT, "/base"),
+        "--name",
+        "base",
+        "--format",
+        row.checkpoint_format,
+    )
     return Stage(
-        id="convert-base", kind="convert", title="the base release -> a host checkpoint",
-        program="e2mc-plugin", args=args, model="base",
+        id="convert-base",
+        kind="convert",
+        title="the base release -> a host checkpoint",
+        program="e2mc-plugin",
+        args=args,
+        model="base",
     )
 
 
@@ -81,8 +95,12 @@ def subset_stage(inputs: Inputs, labels: int, script: Path) -> Stage:
     listed = _check_quotable(inputs.label_lists / f"{labels}percent.txt")
     args = _args(str(script), train, listed, Arg.of(ATTEMPT, f"/imagenet_{labels}pct"))
     return Stage(
-        id=f"subset-{labels}pct", kind="subset", title=f"ImageNet train, {labels}% of the labels",
-        program="bash", args=args, labels=labels,
+        id=f"subset-{labels}pct",
+        kind="subset",
+        title=f"ImageNet train, {labels}% of the labels",
+        program="bash",
+        args=args,
+        labels=labels,
     )
 
 
@@ -106,10 +124,15 @@ def pretrain_stage(row: Row, model: str, inputs: Inputs, settings: Settings) -> 
         f"++seed={settings.seeds[0]}",
     )
     return Stage(
-        id=f"pretrain-{model}", kind="pretrain",
-        title=f"continued pretraining: {model}", program="e2mc-plugin", args=args, runtime_args=_launcher_runtime(settings, recipe), model=model,
+        id=f"pretrain-{model}",
+        kind="pretrain",
+        title=f"continued pretraining: {model}",
+        program="e2mc-plugin",
+        args=args,
+        runtime_args=_launcher_runtime(settings, recipe),
+        model=model,
         recipe=recipe,
-    )  # fmt: skip
+    )
 
 
 def _probe_data(kind: str, labels: int, inputs: Inputs) -> Tuple[Arg, Arg]:
@@ -126,7 +149,7 @@ def _probe_data(kind: str, labels: int, inputs: Inputs) -> Tuple[Arg, Arg]:
 def probe_stage(
     row: Row, model: str, column: str, seed: int, inputs: Inputs, settings: Settings
 ) -> Stage:
-    """A linear probe, a semi-supervised fine-tuning or the iNat18 probe (``e2mc-plugin linear``)."""
+    """A linear probe, semi-supervised fine-tuning or the iNat18 probe (``e2mc-plugin linear``)."""
     evaluation = COLUMNS[column]
     recipe = evaluation.recipe(row.method, settings.smoke)
     train, val = _probe_data(evaluation.kind, evaluation.labels, inputs)
@@ -143,25 +166,48 @@ def probe_stage(
         f"++seed={seed}",
         SEED_CALLBACK,
     )
-    what = {"linear": "linear probe", "semisup": "semi-supervised fine-tuning",
-            "inat18": "iNat18 linear probe"}[evaluation.kind]  # fmt: skip
+    what = {
+        "linear": "linear probe",
+        "semisup": "semi-supervised fine-tuning",
+        "inat18": "iNat18 linear probe",
+    }[evaluation.kind]
     share = "" if evaluation.kind == "inat18" else f", {evaluation.labels}% labels"
     return Stage(
-        id=stage_id(column, model, seed), kind=evaluation.kind,
-        title=f"{what}{share}: {model}, seed {seed}", program="e2mc-plugin", args=args, runtime_args=_launcher_runtime(settings, recipe), model=model,
-        column=column, seed=seed, recipe=recipe, labels=evaluation.labels,
-    )  # fmt: skip
+        id=stage_id(column, model, seed),
+        kind=evaluation.kind,
+        title=f"{what}{share}: {model}, seed {seed}",
+        program="e2mc-plugin",
+        args=args,
+        runtime_args=_launcher_runtime(settings, recipe),
+        model=model,
+        column=column,
+        seed=seed,
+        recipe=recipe,
+        labels=evaluation.labels,
+    )
 
 
 def voc07_stage(model: str, inputs: Inputs, settings: Settings) -> Stage:
     assert inputs.voc07 is not None
-    args = _args("voc07-svm", Arg.of(model_checkpoint(model)), "--voc-root",
-                 _check_quotable(inputs.voc07), "--out", Arg.of(ATTEMPT, "/voc07.json"))  # fmt: skip
+    # the run folder: voc07-svm reads the backbone's name from its args.json
+    args = _args(
+        "voc07-svm",
+        Arg.of(model_checkpoint(model, "folder")),
+        "--voc-root",
+        _check_quotable(inputs.voc07),
+        "--out",
+        Arg.of(ATTEMPT, "/voc07.json"),
+    )
     return Stage(
-        id=stage_id("voc07", model, None), kind="voc07", title=f"VOC07 linear SVMs: {model}",
-        program="e2mc-plugin", args=args,
-        runtime_args=() if settings.smoke else ("--device", "cuda"), model=model, column="voc07",
-    )  # fmt: skip
+        id=stage_id("voc07", model, None),
+        kind="voc07",
+        title=f"VOC07 linear SVMs: {model}",
+        program="e2mc-plugin",
+        args=args,
+        runtime_args=() if settings.smoke else ("--device", "cuda"),
+        model=model,
+        column="voc07",
+    )
 
 
 def stage_id(column: str, model: str, seed: Optional[int]) -> str:

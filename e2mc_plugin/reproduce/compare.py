@@ -83,7 +83,9 @@ def stage_value(out: Path, stage: str) -> Optional[float]:
     return float(result["top1"] if "top1" in result else result["map"])
 
 
-def compare_cells(out: Path, measured: Sequence[Tuple[PaperCell, Sequence[str]]]) -> List[Comparison]:
+def compare_cells(
+    out: Path, measured: Sequence[Tuple[PaperCell, Sequence[str]]]
+) -> List[Comparison]:
     """Each ``(cell, stage ids)`` beside the mean over its finished stages."""
     rows = []
     for cell, stages in measured:

@@ -36,7 +36,14 @@ from e2mc_plugin.reproduce.plan import Stage
 from e2mc_plugin.reproduce.recipes import recipe_facts
 from e2mc_plugin.reproduce.rows import Row
 
-__all__ = ["IMAGES", "StageCost", "StepTime", "default_step_time", "stage_cost", "step_time_from_bench"]
+__all__ = [
+    "IMAGES",
+    "StageCost",
+    "StepTime",
+    "default_step_time",
+    "stage_cost",
+    "step_time_from_bench",
+]
 
 IMAGES: Dict[str, int] = {
     "imagenet_train": 1_281_167, "imagenet_val": 50_000,
@@ -128,7 +135,9 @@ def _probe(stage: Stage, step: StepTime) -> StageCost:
     if stage.kind == "inat18":
         train, val = IMAGES["inat18_train"], IMAGES["inat18_val"]
         head = linear_numel(4 * feats, IMAGES["inat18_classes"]) + 4 * feats  # 2x2 pool + BN
-        return StageCost(facts.epochs * (train + val) * forward / 3.6e6, BYTES * (backbone + 2 * head))
+        return StageCost(
+            facts.epochs * (train + val) * forward / 3.6e6, BYTES * (backbone + 2 * head)
+        )
     train = IMAGES["imagenet_train" if stage.labels == 100 else f"imagenet_{stage.labels}pct"]
     val = IMAGES["imagenet_val"]
     classifier = linear_numel(feats, IMAGENET_CLASSES)

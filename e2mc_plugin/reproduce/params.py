@@ -38,7 +38,7 @@ def backbone_numel(backbone: str) -> int:
 
 
 def features_dim(backbone: str) -> int:
-    """The pooled feature size: the channels of the backbone's last BatchNorm (2048 for ResNet-50)."""
+    """The pooled feature size: the channels of the last BatchNorm (2048 for ResNet-50)."""
     norms = [shape[0] for key, shape in _shapes(backbone) if key.endswith(".running_mean")]
     return int(norms[-1])
 

@@ -92,8 +92,7 @@ def build_plan(
     for pair in pairs:
         stages += probes[pair]
     measurements = tuple(
-        Measurement(cell=c, stages=tuple(s.id for s in probes[(c.model, c.column)]))
-        for c in cells
+        Measurement(cell=c, stages=tuple(s.id for s in probes[(c.model, c.column)])) for c in cells
     )
     ids = [s.id for s in stages]
     assert len(ids) == len(set(ids)), ids

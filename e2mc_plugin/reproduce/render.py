@@ -40,7 +40,9 @@ def _cells(c: Optional[Comparison]) -> List[str]:
     """(ours, paper, difference) of one cell: "-" where the paper prints none."""
     if c is None:
         return ["-", "-", "-"]
-    paper = _estimate(c.paper) + (f" {c.cell.mark}" if c.cell.mark else "")
+    cell = c.cell  # as printed: mean, mark, standard error ("54.53 * ± 0.12")
+    paper = f"{cell.mean:.2f}" + (f" {cell.mark}" if cell.mark else "")
+    paper += f" ± {cell.se:.2f}" if cell.se is not None else ""
     if c.ours is None:
         return [f"… (0/{c.planned} runs)", paper, "…"]
     ours = _estimate(c.ours) + (f" ({c.done}/{c.planned})" if c.done < c.planned else "")
@@ -48,7 +50,9 @@ def _cells(c: Optional[Comparison]) -> List[str]:
     return [ours, paper, f"{_estimate(c.diff, signed=True)} {mark}"]
 
 
-def _table(table: int, title: str, rows: Sequence[Comparison], titles: Mapping[str, str]) -> List[str]:
+def _table(
+    table: int, title: str, rows: Sequence[Comparison], titles: Mapping[str, str]
+) -> List[str]:
     columns = [c for c in COLUMNS if any(r.cell.column == c for r in rows)]
     by_model: Dict[tuple, Dict[str, Comparison]] = {}
     for r in rows:
@@ -92,7 +96,7 @@ def markdown(
         "seeds; (k/n) while runs are missing), the paper's (± its standard error; † from the "
         "base method's paper, * reproduced by the authors), and Δ = ours - paper ± the "
         "combined standard error: ✓ within 2 standard errors, ✗ not, n/a no standard error "
-        "on either side. \"-\": the paper reports none.",
+        'on either side. "-": the paper reports none.',
         "",
     ]
     for table in sorted({c.cell.table for c in comparisons}):

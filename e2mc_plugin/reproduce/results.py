@@ -3,7 +3,8 @@
 =========  ====================================================================================
 kind       result
 =========  ====================================================================================
-convert    ``ckpt``: ``<attempt>/base/base.ckpt`` (``e2mc-plugin convert --out <attempt>/base``)
+convert    ``ckpt``: ``<attempt>/base/base.ckpt``, ``folder``: ``<attempt>/base`` (it holds the
+           ``args.json`` that ``convert --out <attempt>/base`` writes)
 subset     ``folder``: ``<attempt>/imagenet_<n>pct``, ``images``: the files linked into it
 pretrain   ``ckpt``: the run's checkpoint (solo keeps the last one), ``folder``: its run folder
 linear,    ``top1``: the best ``val_acc1`` over the epochs (%), as the reference reports
@@ -67,12 +68,15 @@ def read_result(stage: Stage, attempt: Path) -> Dict[str, Any]:
         ckpt = attempt / "base" / "base.ckpt"
         if not ckpt.is_file():
             raise ResultError(f"{ckpt}: not written")
-        return {"ckpt": str(ckpt)}
+        return {"ckpt": str(ckpt), "folder": str(ckpt.parent)}
     if kind == "subset":
         folder = attempt / f"imagenet_{stage.labels}pct"
         if not folder.is_dir():
             raise ResultError(f"{folder}: not written")
-        return {"folder": str(folder), "images": sum(1 for p in folder.rglob("*") if not p.is_dir())}
+        return {
+            "folder": str(folder),
+            "images": sum(1 for p in folder.rglob("*") if not p.is_dir()),
+        }
     if kind == "pretrain":
         return _checkpoint_run(attempt)
     if kind in ("linear", "semisup", "inat18"):

@@ -93,7 +93,15 @@ class _Run:
                 f"stage {ref.stage} is not done yet; run it first (e2mc-plugin reproduce ... "
                 f"--stage {ref.stage}, or without --stage to run every stage in order)",
             )
-        return str(folder.read_done().result[ref.key])
+        result = folder.read_done().result
+        if ref.key not in result:
+            raise StageFailed(
+                self.plan.stage(ref.stage),
+                f"stage {ref.stage}'s recorded result {sorted(result)} has no {ref.key!r}, which "
+                f"this plan reads; it was finished by another version of e2mc-plugin: use a new "
+                "--out",
+            )
+        return str(result[ref.key])
 
     def argv(self, stage: Stage, attempt: Path) -> List[str]:
         args = [a.render(self._ref, str(attempt)) for a in stage.args]
@@ -125,7 +133,9 @@ class _Run:
         with open(attempt / LOG_FILE, "w") as log:
             log.write(f"$ cd {attempt} && {display_command(argv)}\n\n")
             log.flush()
-            child = subprocess.Popen(argv, cwd=attempt, stdout=log, stderr=subprocess.STDOUT, env=env)
+            child = subprocess.Popen(
+                argv, cwd=attempt, stdout=log, stderr=subprocess.STDOUT, env=env
+            )
             try:
                 code = child.wait()
             finally:
@@ -144,13 +154,19 @@ class _Run:
         seconds = time.monotonic() - started
         folder.commit(
             Done(
-                stage=stage.id, identity=stage.identity(), command=tuple(argv),
-                attempt=attempt.name, seconds=round(seconds, 3),
-                finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), result=result,
+                stage=stage.id,
+                identity=stage.identity(),
+                command=tuple(argv),
+                attempt=attempt.name,
+                seconds=round(seconds, 3),
+                finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                result=result,
             )  # fmt: skip
         )
         shown = {k: v for k, v in result.items() if k in ("top1", "map", "images", "ckpt")}
-        self.echo(f"        done in {seconds:.1f} s: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+        self.echo(
+            f"        done in {seconds:.1f} s: " + ", ".join(f"{k} {v}" for k, v in shown.items())
+        )
 
 
 def run_plan(
