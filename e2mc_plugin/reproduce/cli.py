@@ -118,12 +118,17 @@ def _check_inputs(plan) -> None:
 
 def _check_out(out: Path) -> None:
     from e2mc_plugin.reproduce.outputs import is_reproduction
+    from e2mc_plugin.reproduce.smoke_data import SMOKE_DATA
 
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not is_reproduction(out))):
-        raise FileExistsError(
-            f"--out {out}: exists and is not a reproduction folder (no reproduce.json); "
-            "choose a new folder, or an earlier reproduction's folder to resume it"
-        )
+    if not out.exists():
+        return
+    # an empty folder, or what a smoke run killed while generating its data left
+    if out.is_dir() and (is_reproduction(out) or {p.name for p in out.iterdir()} <= {SMOKE_DATA}):
+        return
+    raise FileExistsError(
+        f"--out {out}: exists and is not a reproduction folder (no reproduce.json); "
+        "choose a new folder, or an earlier reproduction's folder to resume it"
+    )
 
 
 def _rerun(argv: List[str]) -> List[str]:

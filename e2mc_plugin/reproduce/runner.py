@@ -195,9 +195,10 @@ def run_plan(
     try:
         for stage in todo:
             run.run_stage(stage, plan.stages.index(stage))
-    except _Terminated:
-        echo("terminated (SIGTERM): the running stage has no marker and runs again next time")
-        raise SystemExit(143) from None
+    except (_Terminated, KeyboardInterrupt) as err:
+        how, code = ("SIGTERM", 143) if isinstance(err, _Terminated) else ("interrupted", 130)
+        echo(f"{how}: the running stage has no marker and runs again on the next call")
+        raise SystemExit(code) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     return {"ran": len(todo), "kept": len(kept)}
