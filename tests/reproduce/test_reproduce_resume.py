@@ -139,3 +139,21 @@ def test_an_unreadable_marker_is_an_error_not_a_rerun(tmp_path):
     folder.done_path.write_text("{half")
     with pytest.raises(StageMismatchError, match="unreadable done-marker"):
         folder.check(("a",))
+
+
+@pytest.mark.parametrize("signal_name, code", [("TERM", 143), ("INT", 130)])
+def test_a_stopped_run_stops_its_launcher_and_leaves_the_stage_unmarked(
+    tmp_path, signal_name, code
+):
+    """SIGTERM (a scheduler's preemption) or Ctrl-C while a stage runs: the runner stops the
+    launcher, says the stage runs again, and exits with the shell's code for the signal."""
+    plan = _plan(tmp_path / "flag")
+    stop = f"kill -{signal_name} $PPID; exec sleep 60"  # the runner is the launcher's parent
+    stages = (_stage("subset-1pct", "subset", stop, labels=1), *plan.stages[1:])
+    lines = []
+    with pytest.raises(SystemExit) as stopped:
+        run_plan(Plan(**{**plan.__dict__, "stages": stages}), tmp_path / "out", rerun=["x"],
+                 echo=lines.append)  # fmt: skip
+    assert stopped.value.code == code
+    assert "runs again on the next call" in lines[-1]
+    assert not StageFolder(tmp_path / "out", "subset-1pct").is_done()
