@@ -124,8 +124,10 @@ class _Run:
     def run_stage(self, stage: Stage, index: int) -> None:
         folder = self.folder(stage)
         started = time.monotonic()
+        for ref in (r for a in stage.args for r in a.refs()):
+            self._ref(ref)  # every stage it reads is done, before an attempt folder is made
         attempt = folder.new_attempt()
-        argv = self.argv(stage, attempt)  # its holes filled: every stage it needs is done
+        argv = self.argv(stage, attempt)
         write_json_atomic(attempt / "command.json", {"argv": argv, "cwd": str(attempt)})
         self.echo(f"[{index + 1:>2}/{len(self.plan.stages)}] {stage.id}: {stage.title}")
         self.echo(f"        log: {attempt / LOG_FILE}")

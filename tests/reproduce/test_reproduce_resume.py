@@ -107,6 +107,7 @@ def test_only_one_stage_needs_the_stages_it_reads_done(tmp_path):
     flag.touch()
     with pytest.raises(StageFailed, match="stage subset-1pct is not done yet; run it first"):
         run_plan(_plan(flag), out, rerun=["x"], only="voc07-x", echo=lambda _: None)
+    assert not (out / "stages" / "voc07-x").exists()  # no attempt folder for a stage not run
     with pytest.raises(ValueError, match="--stage 'nope': not a stage of this plan; valid: subset"):
         run_plan(_plan(flag), out, rerun=["x"], only="nope", echo=lambda _: None)
 
