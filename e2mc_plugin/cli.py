@@ -54,6 +54,11 @@ COMMANDS: Dict[str, Tuple[str, str, str]] = {
         "main",
         "sweep table and plot (kNN / linear vs a coefficient) of solo-learn run folders",
     ),
+    "reproduce": (
+        "e2mc_plugin.reproduce.cli",
+        "main",
+        "one row of the paper's tables: pretraining, probes, the comparison (--plan, --smoke)",
+    ),
     "list": ("e2mc_plugin.cli", "list_registered", "the registered aux losses and loaders"),
 }
 

@@ -2,12 +2,15 @@
 a ``pretrain -m aux_losses.0.beta=10,100,1000`` multirun and its ``aux_losses=[]`` baseline) as the
 sweep table and plot of ``e2mc-plugin demo --sweep``; paired tests where predictions were saved.
 Where the results come from: :mod:`e2mc_plugin.report.runs`. Runs of different methods get one
-table each (``sweep_<method>.csv`` / ``.png``), each with its own baseline."""
+table each (``sweep_<method>.csv`` / ``.png``), each with its own baseline. Folders of
+``e2mc-plugin reproduce`` get their comparison with the paper
+(:mod:`e2mc_plugin.report.reproductions`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import List, Optional
 
 __all__ = ["main", "build_parser"]
@@ -28,14 +31,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from e2mc_plugin.report.compare import by_method, collect
     from e2mc_plugin.report.plot import plot_sweep
+    from e2mc_plugin.report.reproductions import outside, report_reproductions, split_reproductions
     from e2mc_plugin.report.runs import RESULTS_FILE, RunFolderError, find_runs, read_run
     from e2mc_plugin.report.table import format_sweep, sweep_table, write_sweep_csv
 
+    reproductions, args.runs = split_reproductions(args.runs)  # e2mc-plugin reproduce folders
+    if reproductions:
+        code = report_reproductions(reproductions, Path(args.out))
+        if code or not args.runs:
+            return code
     try:
-        runs = [read_run(p) for p in find_runs(args.runs)]
+        runs = [read_run(p) for p in outside(find_runs(args.runs), reproductions)]
     except (OSError, RunFolderError) as err:
         print(f"error: {err}")
         return 2
+    if reproductions and not runs:
+        return 0
     empty = [r.path for r in runs if not r.results]
     for path in empty:
         print(f"[report] {path}: no {RESULTS_FILE}, skipped")
