@@ -51,7 +51,8 @@ def markdown(entries: Sequence[Dict[str, Any]], *, cpu: bool) -> str:
     said = [f"run {facts['date']}"] if facts.get("date") else []
     said += list(facts.get("versions", []))
     if said:
-        lines += [("; ".join(said)).capitalize() + ".", ""]
+        text = "; ".join(said)
+        lines += [text[0].upper() + text[1:] + ".", ""]
     if cpu:
         lines += [
             "A dry run proves that the script, the kit and every part work end to end; what "
