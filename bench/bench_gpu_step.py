@@ -204,6 +204,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"(+{args.warmup} warm-up) per variant"
     )
     result: Dict[str, object] = {"device": name, "torch": torch.__version__}
+    keys = ("backbone", "vit", "size", "proj_dim", "batch_a", "batch_b")
+    result["sizes"] = {k: getattr(args, k) for k in keys}
 
     def save() -> None:
         if args.json:
