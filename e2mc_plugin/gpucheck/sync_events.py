@@ -25,7 +25,8 @@ SYNC_WARNING = "called a synchronizing CUDA operation"
 
 #: aten operations that synchronize the device with the host on CUDA: the scalar read behind
 #: .item() / bool() / float(), the data-dependent output sizes (nonzero, masked_select, unique,
-#: repeat_interleave without output_size), ``equal``, and the linalg functions torch documents
+#: repeat_interleave without output_size; boolean-mask indexing: :data:`MASK_INDEXING`),
+#: ``equal``, and the linalg functions torch documents
 #: as synchronizing ("When inputs are on a CUDA device, this function synchronizes that device
 #: with the CPU": eig, eigvals, eigh, eigvalsh, svd, svdvals, matrix_rank, lstsq, pinv, det...)
 CUDA_SYNC_OPS = frozenset(
@@ -50,6 +51,10 @@ CUDA_SYNC_OPS = frozenset(
         "linalg_inv_ex",
     }
 )
+
+#: indexing that synchronizes on CUDA when an index is a boolean mask (``x[mask]``,
+#: ``x[mask] = v``: the kernel counts the mask's elements on the host)
+MASK_INDEXING = frozenset({"index", "index_put", "index_put_", "_index_put_impl_"})
 
 Frame = Tuple[str, int, str]
 
@@ -125,7 +130,17 @@ class _SyncOpMode(TorchDispatchMode):
         name = func.overloadpacket.__name__
         if name in CUDA_SYNC_OPS:
             self.recorder.record(name)
+        elif name in MASK_INDEXING and _boolean_mask(args):
+            self.recorder.record(f"{name.strip('_')} (boolean mask)")
         return func(*args, **(kwargs or {}))
+
+
+def _boolean_mask(args) -> bool:
+    indices = args[1] if len(args) > 1 else ()
+    return any(
+        isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8)
+        for i in (indices or ())
+    )
 
 
 class CpuSyncs(_Recorder):

@@ -18,14 +18,13 @@ syncs are the host's).
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Dict, List, Tuple
 
 import lightning.pytorch as pl
 import torch
 
-from e2mc_plugin.attach.finite import is_log_point
 from e2mc_plugin.aux_losses.paper import paper_aux_spec
+from e2mc_plugin.gpucheck.cadence import judge
 from e2mc_plugin.gpucheck.result import Context, PartResult, verdict
 from e2mc_plugin.gpucheck.sync_events import CpuSyncs, CudaSyncs, Phase, SyncEvent
 
@@ -41,7 +40,6 @@ RUNS = {
     "mmcr, SGD": ("mmcr", None, True),
     "e2mc, solo-learn LARS": ("e2mc", LARS, False),
 }
-SKIP_FILES = ("torch/", "warnings.py", "traceback.py", "e2mc_plugin/gpucheck/sync_events.py")
 
 
 class PhaseTracker(pl.Callback):
@@ -59,41 +57,6 @@ class PhaseTracker(pl.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self.phase.name, self.phase.batch = "outside", None
-
-
-def where(event: SyncEvent) -> str:
-    """The innermost frame outside torch and the recorders: ``file:line function``."""
-    for file, line, func in reversed(event.frames):
-        if not file.startswith(SKIP_FILES) and "python_dispatch" not in file:
-            return f"{file}:{line} {func}"
-    return "?"
-
-
-def _has(event: SyncEvent, file_end: str, func: str) -> bool:
-    return any(f.endswith(file_end) and fn == func for f, _, fn in event.frames)
-
-
-def classify(
-    event: SyncEvent, *, log_every: int, last: int, bar: bool, cpu: bool
-) -> Tuple[str, bool]:
-    """``(category, allowed)`` of one sync against the documented cadence."""
-    if event.phase == "outside":
-        return "outside the training batches", True
-    at_log = event.batch is not None and (
-        is_log_point(event.batch, log_every) or event.batch == last
-    )
-    if any(f.startswith("torch/utils/data/") for f, _, _ in event.frames):
-        return "the data loader (CPU tensors: no device read)", True
-    if cpu and _has(event, "aux_losses/finite.py", "poll"):
-        return "the deferred check's CPU-only read (none on CUDA)", True
-    if event.phase == "after":
-        if _has(event, "attach/finite.py", "raise_if_nonfinite"):
-            return "finiteness check at a log point", at_log
-        if _has(event, "logger_connector.py", "log_metrics"):
-            return "logger at a log point", at_log
-        if _has(event, "logger_connector/result.py", "metrics"):
-            return "progress-bar value", bar
-    return f"hidden ({event.phase}): {event.op} at {where(event)}", False
 
 
 def _fit(aux: str, optimizer, size, cpu: bool, work) -> Tuple[List[SyncEvent], Dict[str, Any]]:
@@ -132,33 +95,6 @@ def _fit(aux: str, optimizer, size, cpu: bool, work) -> Tuple[List[SyncEvent], D
             default_root_dir=str(work),
         )
     return recorder.events, {"steps": steps, "log_every": log_every}
-
-
-CADENCE = {  # row column -> the category counted in it
-    "finiteness check": "finiteness check at a log point",
-    "logger": "logger at a log point",
-    "progress bar": "progress-bar value",
-    "outside batches": "outside the training batches",
-}
-
-
-def judge(label: str, events: List[SyncEvent], facts: Dict[str, int], judged: bool, cpu: bool):
-    """The run's row, its notes and its per-category counts (JSON)."""
-    steps = facts["steps"]
-    allowed: Counter = Counter()
-    hidden: Counter = Counter()
-    for e in events:
-        category, ok = classify(e, log_every=facts["log_every"], last=steps - 1, bar=True, cpu=cpu)
-        (allowed if ok else hidden)[category] += 1
-    row: Dict[str, Any] = {"run": label, "judged": judged, "syncs": len(events)}
-    row.update({col: allowed[cat] for col, cat in CADENCE.items()})
-    row["progress bar"] = round(row["progress bar"] / steps, 1)  # per step
-    row["hidden"] = sum(hidden.values())
-    row["ok"] = (not hidden and allowed[CADENCE["finiteness check"]] > 0) if judged else None
-    notes = [f"{label}: {n} x {category}" for category, n in hidden.most_common(4)]
-    if judged and not allowed[CADENCE["finiteness check"]]:
-        notes.append(f"{label}: the deferred finiteness check never read its counters")
-    return row, notes, {"allowed": dict(allowed), "hidden": dict(hidden)}
 
 
 def run(ctx: Context) -> PartResult:
