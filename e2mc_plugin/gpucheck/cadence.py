@@ -17,7 +17,7 @@ Anything else is hidden: in the step (forward, loss, backward, optimizer step) o
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from e2mc_plugin.attach.finite import is_log_point
 from e2mc_plugin.gpucheck.sync_events import SyncEvent
@@ -68,23 +68,47 @@ CADENCE = {  # row column -> the category counted in it
 }
 
 
-def judge(
-    label: str, events: List[SyncEvent], facts: Dict[str, int], judged: bool, cpu: bool
-) -> Tuple[Dict[str, Any], List[str], Dict[str, Any]]:
-    """The run's row, its notes and its per-category counts (JSON). A judged run passes with no
-    hidden sync and at least one read of the finiteness check (the cadence really ran)."""
-    steps = facts["steps"]
+def count(events: List[SyncEvent], facts: Dict[str, int], cpu: bool) -> Tuple[Counter, Counter]:
+    """``(allowed, hidden)``: the run's syncs per category."""
     allowed: Counter = Counter()
     hidden: Counter = Counter()
+    last = facts["steps"] - 1
     for e in events:
-        category, ok = classify(e, log_every=facts["log_every"], last=steps - 1, bar=True, cpu=cpu)
+        category, ok = classify(e, log_every=facts["log_every"], last=last, bar=True, cpu=cpu)
         (allowed if ok else hidden)[category] += 1
-    row: Dict[str, Any] = {"run": label, "judged": judged, "syncs": len(events)}
+    return allowed, hidden
+
+
+def judge(
+    label: str,
+    events: List[SyncEvent],
+    facts: Dict[str, int],
+    cpu: bool,
+    baseline: Optional[Counter] = None,
+) -> Tuple[Dict[str, Any], List[str], Dict[str, Any]]:
+    """The run's row, its notes and its per-category counts (JSON).
+
+    Without ``baseline`` the run is the host's (its hidden syncs are reported, not judged). With
+    the hidden syncs of the same steps without aux losses as ``baseline``, only what the plugin
+    adds is judged: per category (operation and place), the count beyond the baseline's. A
+    judged run passes when it adds none and the finiteness check read its counters at least once
+    (the cadence really ran).
+    """
+    steps = facts["steps"]
+    allowed, hidden = count(events, facts, cpu)
+    added = hidden - baseline if baseline is not None else Counter()
+    host = sum(hidden.values()) - sum(added.values())
+    row: Dict[str, Any] = {"run": label, "syncs": len(events)}
     row.update({col: allowed[cat] for col, cat in CADENCE.items()})
     row["progress bar"] = round(row["progress bar"] / steps, 1)  # per step
-    row["hidden"] = sum(hidden.values())
-    row["ok"] = (not hidden and allowed[CADENCE["finiteness check"]] > 0) if judged else None
-    notes = [f"{label}: {n} x {category}" for category, n in hidden.most_common(4)]
-    if judged and not allowed[CADENCE["finiteness check"]]:
-        notes.append(f"{label}: the deferred finiteness check never read its counters")
-    return row, notes, {"allowed": dict(allowed), "hidden": dict(hidden)}
+    row["host's own"] = round(host / steps, 1)  # per step
+    row["added by the plugin"] = sum(added.values()) if baseline is not None else None
+    reads = allowed[CADENCE["finiteness check"]]
+    row["ok"] = (not added and reads > 0) if baseline is not None else None
+    if baseline is not None:
+        notes = [f"{label}: {n} x {category}" for category, n in added.most_common(4)]
+        if not reads:
+            notes.append(f"{label}: the deferred finiteness check never read its counters")
+    else:
+        notes = [f"{label} (host): {n} x {category}" for category, n in hidden.most_common(3)]
+    return row, notes, {"allowed": dict(allowed), "hidden": dict(hidden), "added": dict(added)}

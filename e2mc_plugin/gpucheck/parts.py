@@ -66,12 +66,13 @@ PARTS: Tuple[PartSpec, ...] = (
         limit_gpu_s=150,
         limit_cpu_s=400,
         proves=(
-            "wrapped solo-learn VICReg steps (ResNet-50, 224 px, SGD, the default deferred "
-            "finiteness check) with E2MC and with MMCR run under "
+            "wrapped solo-learn VICReg steps (ResNet-50, 224 px, SGD, bf16-mixed, the default "
+            "deferred finiteness check) with E2MC and with MMCR run under "
             "torch.cuda.set_sync_debug_mode('warn'); each sync is located by its Python stack and "
             "allowed only where documented: the finiteness check and the logger at Lightning's "
-            "log points, progress-bar values at batch end, and outside the steps. A run with "
-            "solo-learn's LARS (the paper recipes' optimizer) is reported, not judged"
+            "log points, progress-bar values at batch end, and outside the steps. The host's own "
+            "syncs (the same steps with aux_losses: []; with solo-learn's LARS, the paper "
+            "recipes' optimizer) are reported; the plugin fails on any sync it adds"
         ),
         dry_run_cannot=(
             "a CPU has no device syncs: the dry run records, through a dispatch mode, the "

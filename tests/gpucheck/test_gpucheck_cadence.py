@@ -3,6 +3,7 @@ at log points, progress-bar values after each batch, nothing in the step), and w
 are seen (CUDA's sync-debug warnings, the CPU dry run's synchronizing operations)."""
 
 import warnings
+from collections import Counter
 
 import torch
 
@@ -51,18 +52,31 @@ def test_where_names_the_innermost_frame_outside_torch():
     assert where(ev("step", 0, CRITERION)) == "e2mc_plugin/criteria/nuclear_norm.py:38 forward"
 
 
-def test_a_run_passes_with_no_hidden_sync_and_a_finiteness_read():
+def test_a_run_is_judged_on_the_syncs_it_adds_to_the_hosts_own():
     facts = {"steps": 6, "log_every": 3}
-    good = [ev("after", 2, CHECK), ev("after", 0, BAR), ev("after", 1, BAR)]
-    row, notes, counts = judge("e2mc", good, facts, True, cpu=False)
-    assert row["ok"] and row["finiteness check"] == 1 and row["progress bar"] == round(2 / 6, 1)
-    assert notes == [] and counts["hidden"] == {}
-    row, notes, _ = judge("e2mc", good + [ev("step", 3, CRITERION)] * 2, facts, True, cpu=False)
-    assert not row["ok"] and row["hidden"] == 2 and notes[0].startswith("e2mc: 2 x hidden (step)")
-    row, notes, _ = judge("e2mc", [ev("after", 0, BAR)], facts, True, cpu=False)
+    host_sync = ev("step", 1, ("solo/losses/vicreg.py", 79, "covariance_loss"), op="index")
+    host = [host_sync] * 6
+    _, _, base = judge("baseline", host, facts, cpu=False)
+    row, notes, _ = judge("baseline", host, facts, cpu=False)
+    assert row["ok"] is None and row["added by the plugin"] is None and row["host's own"] == 1.0
+    assert notes == ["baseline (host): 6 x hidden (step): index at solo/losses/vicreg.py:79 "
+                     "covariance_loss"]  # fmt: skip
+    baseline = Counter(base["hidden"])
+
+    good = host + [ev("after", 2, CHECK), ev("after", 0, BAR), ev("after", 1, BAR)]
+    row, notes, counts = judge("e2mc", good, facts, cpu=False, baseline=baseline)
+    assert row["ok"] and row["added by the plugin"] == 0 and row["host's own"] == 1.0
+    assert row["finiteness check"] == 1 and row["progress bar"] == round(2 / 6, 1)
+    assert notes == [] and counts["added"] == {}
+
+    eigh = ev("step", 3, CRITERION, op="_linalg_eigh")
+    row, notes, _ = judge("mmcr", good + [eigh] * 2 + [host_sync], facts,
+                          cpu=False, baseline=baseline)  # fmt: skip
+    assert not row["ok"] and row["added by the plugin"] == 3  # one more at the host's place too
+    assert notes[0].startswith("mmcr: 2 x hidden (step): _linalg_eigh")
+
+    row, notes, _ = judge("e2mc", host + [ev("after", 0, BAR)], facts, cpu=False, baseline=baseline)
     assert not row["ok"] and "never read its counters" in notes[0]
-    row, _, _ = judge("lars", [ev("step", 0, CRITERION)], facts, False, cpu=False)
-    assert row["ok"] is None  # reported, not judged
 
 
 def test_cpu_recorder_sees_synchronizing_ops_and_host_reads_with_the_phase():
