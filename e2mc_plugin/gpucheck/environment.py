@@ -2,7 +2,8 @@
 
 Passes when torch, torchvision, timm, Lightning, torchmetrics, omegaconf, hydra, solo-learn and
 the plugin import; on a GPU run, when CUDA is available; with the kit (``$E2MC_GPU_KIT``), when
-its files are intact and its Lightning and torchmetrics are the ones imported (not the image's).
+its files are intact and its packages (Lightning, torchmetrics, timm, ...) are the ones imported,
+not the image's.
 A kit built from another tree is a note: the parts import the plugin from this tree.
 """
 
@@ -86,8 +87,8 @@ def _kit_facts(kit_dir: Path, repo: Path, rows: List[dict]) -> tuple:
         return problems, notes
     pinned = {w["name"]: w["version"] for w in manifest["wheels"]}
     found = {r["package"]: r["version"] for r in rows}
-    for name in ("lightning", "torchmetrics"):
-        if name in pinned and found.get(name) != pinned[name]:
+    for name in sorted(set(pinned) & set(found)):  # each pinned package the check imports
+        if found[name] != pinned[name]:
             problems.append(
                 f"{name} {found.get(name)} is imported, not the kit's {pinned[name]} (the kit's "
                 "folder must come first on PYTHONPATH: run scripts/gpu_check.sh)"
