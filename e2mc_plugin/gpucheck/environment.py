@@ -99,7 +99,11 @@ def _kit_facts(kit_dir: Path, repo: Path, rows: List[dict]) -> tuple:
             "tree; the check imports the plugin from this tree (run make gpu-kit again to ship "
             "a current wheel)"
         )
-    notes.append(f"kit built {manifest['built']}, solo-learn {manifest['solo_learn']['commit']}")
+    commit = manifest["solo_learn"]["commit"]
+    for row in rows:
+        if row["package"] == "solo-learn" and row["from"] == "the kit's solo-learn source":
+            row["version"] = f"main @ {commit}"
+    notes.append(f"kit built {manifest['built']}, solo-learn {commit}")
     return problems, notes
 
 

@@ -108,7 +108,7 @@ def test_a_fresh_image_venv_with_the_kit_runs_the_dry_run_to_its_table(kit, imag
     assert (
         packages["lightning"]["version"] == "2.1.2" and packages["lightning"]["from"] == "the kit"
     )
-    assert packages["torchmetrics"]["from"] == "the kit"
+    assert packages["torchmetrics"]["from"] == "the kit" and packages["timm"]["from"] == "the kit"
     assert packages["solo-learn"]["from"] == "the kit's solo-learn source"
     assert packages["e2mc-plugin"]["from"] == "this tree"
     assert packages["torch"]["from"] != "the kit"  # the image's own torch
