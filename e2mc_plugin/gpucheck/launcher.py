@@ -78,9 +78,9 @@ def _pretrain_result(ckpt_dir: Path, cpu: bool) -> Tuple[bool, str, Optional[Pat
         problems.append(f"args.json: {args.get('accelerator')} at {args.get('precision')}")
     if not isinstance(aux, (int, float)) or not math.isfinite(aux):
         problems.append(f"train_aux/loss {aux!r} in metrics.json")
-    said = (
-        f"step {step} on {args.get('accelerator')} at {args.get('precision')}, train_aux/loss {aux}"
-    )
+    shown = f"{aux:.4g}" if isinstance(aux, float) else aux
+    said = f"step {step} on {args.get('accelerator')} at {args.get('precision')}, "
+    said += f"train_aux/loss {shown}"
     return not problems, "; ".join(problems) or said, run_dir
 
 
