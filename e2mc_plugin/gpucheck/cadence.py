@@ -7,6 +7,9 @@ Allowed (``e2mc_plugin/solo/README.md``, ``e2mc_plugin/attach/finite.py``):
   check (``raise_if_nonfinite``) and Lightning's logger (``log_metrics``) at Lightning's log
   points (every ``log_every_n_steps``-th batch, and the last), the progress-bar values
   (Lightning's ``_ResultCollection.metrics``) at every batch when there is a progress bar;
+- the first step of the run, once: Lightning registers each logged value there (its state
+  tensors are created on the CPU and copied to the device) and the monitors allocate; the
+  cadence is judged on the steps that follow;
 - the data loader's reads of its own CPU tensors (no device involved on any machine);
 - in the CPU dry run only: the deferred check's CPU branch (``FiniteMonitor.poll`` reads a CPU
   counter at each forward; on CUDA it polls an event instead).
@@ -22,6 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from e2mc_plugin.attach.finite import is_log_point
 from e2mc_plugin.gpucheck.sync_events import SyncEvent
 
+FIRST_STEP = "the first step (once: Lightning registers each logged value)"
 SKIP_FILES = ("torch/", "warnings.py", "traceback.py", "e2mc_plugin/gpucheck/sync_events.py")
 
 
@@ -46,6 +50,8 @@ def classify(
     at_log = event.batch is not None and (
         is_log_point(event.batch, log_every) or event.batch == last
     )
+    if event.batch == 0:
+        return FIRST_STEP, True
     if any(f.startswith("torch/utils/data/") for f, _, _ in event.frames):
         return "the data loader (CPU tensors: no device read)", True
     if cpu and _has(event, "aux_losses/finite.py", "poll"):
@@ -65,6 +71,7 @@ CADENCE = {  # row column -> the category counted in it
     "logger": "logger at a log point",
     "progress bar": "progress-bar value",
     "outside batches": "outside the training batches",
+    "first step": FIRST_STEP,
 }
 
 
@@ -94,7 +101,7 @@ def judge(
     judged run passes when it adds none and the finiteness check read its counters at least once
     (the cadence really ran).
     """
-    steps = facts["steps"]
+    steps = facts["steps"] - 1  # judged: the steps after the first
     allowed, hidden = count(events, facts, cpu)
     added = hidden - baseline if baseline is not None else Counter()
     host = sum(hidden.values()) - sum(added.values())

@@ -103,8 +103,9 @@ def run(ctx: Context) -> PartResult:
     notes = [
         f"{backbone} at {px} px, 2 x {batch} crops, VICReg projector {proj}, bf16-mixed, {steps} "
         f"steps, log_every_n_steps {log_every}, progress bar on, CSV logger. Counts per run; "
-        "the progress bar's and the host's own per step. The host's own: the syncs of the same "
-        f"steps without aux losses ({BASELINE}); the plugin is judged on what it adds"
+        "the progress bar's and the host's own per step after the first (the first step's "
+        "one-time syncs are counted apart). The host's own: the syncs of the same steps without "
+        f"aux losses ({BASELINE}); the plugin is judged on what it adds"
     ]
     data: Dict[str, Any] = {}
     baseline = None

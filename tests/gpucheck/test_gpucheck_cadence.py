@@ -7,7 +7,7 @@ from collections import Counter
 
 import torch
 
-from e2mc_plugin.gpucheck.cadence import classify, judge, where
+from e2mc_plugin.gpucheck.cadence import FIRST_STEP, classify, judge, where
 from e2mc_plugin.gpucheck.sync_events import CpuSyncs, CudaSyncs, Phase, SyncEvent
 
 LOOP = ("lightning/pytorch/loops/training_epoch_loop.py", 260, "advance")
@@ -33,19 +33,20 @@ def judged(event, cpu=False):
 
 def test_the_documented_cadence_is_allowed_and_nothing_else():
     assert judged(ev("outside", None, CRITERION))[1]  # set-up / epoch end
+    assert judged(ev("step", 0, CRITERION)) == (FIRST_STEP, True)  # once, the registrations
     assert judged(ev("after", 2, CHECK)) == ("finiteness check at a log point", True)
     assert judged(ev("after", 1, CHECK)) == ("finiteness check at a log point", False)
     assert judged(ev("after", 5, LOGGER))[1] and judged(ev("after", 4, LOGGER))[1] is False
-    assert judged(ev("after", 0, BAR)) == ("progress-bar value", True)
-    assert judged(ev("step", 0, LOADER))[1]  # the loader's own CPU tensors
+    assert judged(ev("after", 1, BAR)) == ("progress-bar value", True)
+    assert judged(ev("step", 1, LOADER))[1]  # the loader's own CPU tensors
     category, ok = judged(ev("step", 2, CRITERION, op="_linalg_eigh"))
     assert not ok and category == (
         "hidden (step): _linalg_eigh at e2mc_plugin/criteria/nuclear_norm.py:38 forward"
     )
     assert not judged(ev("step", 2, CHECK))[1]  # the check inside the step is a hidden sync
-    assert not judged(ev("step", 0, BAR))[1]
-    assert judged(ev("step", 0, POLL), cpu=True)[1]  # the CPU branch of the monitor (dry run)
-    assert not judged(ev("step", 0, POLL), cpu=False)[1]  # on CUDA it must not read
+    assert not judged(ev("step", 1, BAR))[1]
+    assert judged(ev("step", 1, POLL), cpu=True)[1]  # the CPU branch of the monitor (dry run)
+    assert not judged(ev("step", 1, POLL), cpu=False)[1]  # on CUDA it must not read
 
 
 def test_where_names_the_innermost_frame_outside_torch():
@@ -58,15 +59,15 @@ def test_a_run_is_judged_on_the_syncs_it_adds_to_the_hosts_own():
     host = [host_sync] * 6
     _, _, base = judge("baseline", host, facts, cpu=False)
     row, notes, _ = judge("baseline", host, facts, cpu=False)
-    assert row["ok"] is None and row["added by the plugin"] is None and row["host's own"] == 1.0
+    assert row["ok"] is None and row["added by the plugin"] is None and row["host's own"] == 1.2
     assert notes == ["baseline (host): 6 x hidden (step): index at solo/losses/vicreg.py:79 "
                      "covariance_loss"]  # fmt: skip
     baseline = Counter(base["hidden"])
 
-    good = host + [ev("after", 2, CHECK), ev("after", 0, BAR), ev("after", 1, BAR)]
+    good = host + [ev("after", 2, CHECK), ev("after", 1, BAR), ev("after", 3, BAR)]
     row, notes, counts = judge("e2mc", good, facts, cpu=False, baseline=baseline)
-    assert row["ok"] and row["added by the plugin"] == 0 and row["host's own"] == 1.0
-    assert row["finiteness check"] == 1 and row["progress bar"] == round(2 / 6, 1)
+    assert row["ok"] and row["added by the plugin"] == 0 and row["host's own"] == 1.2
+    assert row["finiteness check"] == 1 and row["progress bar"] == round(2 / 5, 1)
     assert notes == [] and counts["added"] == {}
 
     eigh = ev("step", 3, CRITERION, op="_linalg_eigh")
@@ -75,7 +76,7 @@ def test_a_run_is_judged_on_the_syncs_it_adds_to_the_hosts_own():
     assert not row["ok"] and row["added by the plugin"] == 3  # one more at the host's place too
     assert notes[0].startswith("mmcr: 2 x hidden (step): _linalg_eigh")
 
-    row, notes, _ = judge("e2mc", host + [ev("after", 0, BAR)], facts, cpu=False, baseline=baseline)
+    row, notes, _ = judge("e2mc", host + [ev("after", 1, BAR)], facts, cpu=False, baseline=baseline)
     assert not row["ok"] and "never read its counters" in notes[0]
 
 
