@@ -70,7 +70,8 @@ PARTS: Tuple[PartSpec, ...] = (
             "deferred finiteness check) with E2MC and with MMCR run under "
             "torch.cuda.set_sync_debug_mode('warn'); each sync is located by its Python stack and "
             "allowed only where documented: the finiteness check and the logger at Lightning's "
-            "log points, progress-bar values at batch end, and outside the steps. The host's own "
+            "log points, progress-bar values at batch end, outside the steps, and once in the "
+            "first step (Lightning registers each logged value on the device). The host's own "
             "syncs (the same steps with aux_losses: []; with solo-learn's LARS, the paper "
             "recipes' optimizer) are reported; the plugin fails on any sync it adds"
         ),
