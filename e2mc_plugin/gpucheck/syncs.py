@@ -13,7 +13,8 @@ and ``aux_losses: []`` with solo-learn's LARS, the paper recipes' optimizer (rep
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
 
 import lightning.pytorch as pl
 import torch
@@ -57,7 +58,10 @@ class PhaseTracker(pl.Callback):
         self.phase.name, self.phase.batch = "outside", None
 
 
-def _fit(aux: str, optimizer, size, cpu: bool, work) -> Tuple[List[SyncEvent], Dict[str, Any]]:
+def _fit(
+    aux: Optional[str], optimizer: Optional[dict], size: tuple, cpu: bool, work: Path
+) -> Tuple[List[SyncEvent], Dict[str, Any]]:
+    """Fit ``steps`` batches under the recorder; the syncs seen and the loop's facts."""
     from e2mc_plugin.solo import api
     from e2mc_plugin.testing.data import synthetic_pretrain_loader
     from e2mc_plugin.testing.presets import tiny_cfg

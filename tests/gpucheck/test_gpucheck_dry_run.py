@@ -16,7 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 KIT_MAX_MIB = 60
-#: what the image has beside torch (KINDS.md: lightning, timm, torchmetrics, scikit-learn)
+#: what a GPU image has beside torch: lightning (with torchmetrics), timm, and scikit-learn (with
+#: scipy, which solo-learn's methods import)
 IMAGE_PACKAGES = ("lightning", "timm", "scikit-learn")
 
 pytestmark = [pytest.mark.slow, pytest.mark.host106]
