@@ -120,7 +120,7 @@ def readme(manifest: Dict) -> str:
         f"Built {manifest['built']} by `make gpu-kit`. On the node, from the repository root "
         "(this folder beside it): `scripts/gpu_check.sh OUT_DIR` (see the repository's "
         'README, "On a GPU node without network"). The node\'s own python3, torch, torchvision, '
-        "timm, numpy, scipy, scikit-learn and PyYAML are used; nothing here needs a compiler or "
+        "numpy, scipy, scikit-learn, PyYAML and Pillow are used; nothing here needs a compiler or "
         "the network: every wheel is pure Python (py3-none-any), unpacked into a folder on "
         "PYTHONPATH, where it comes before the image's own packages.",
         "",
