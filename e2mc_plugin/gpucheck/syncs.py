@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import lightning.pytorch as pl
 import torch
+from torch import Tensor
+from torch.utils.data import Dataset
 
 from e2mc_plugin.aux_losses.paper import paper_aux_spec
 from e2mc_plugin.gpucheck.cadence import count, judge
@@ -26,10 +28,7 @@ from e2mc_plugin.gpucheck.sync_events import CpuSyncs, CudaSyncs, Phase, SyncEve
 
 #: (backbone, crop px, batch, projector width, steps, log_every_n_steps)
 SIZES = {"gpu": ("resnet50", 224, 32, 2048, 10, 4), "cpu": ("resnet18", 32, 8, 64, 6, 3)}
-LARS = {
-    "name": "lars",
-    "kwargs": {"eta": 0.02, "clip_lr": True, "exclude_bias_n_norm": True, "momentum": 0.9},
-}
+LARS = {"name": "lars", "kwargs": {"eta": 0.02, "clip_lr": True, "exclude_bias_n_norm": True}}
 #: label -> (aux loss or None, optimizer override or None); the first is the baseline of the
 #: judged runs (same steps, aux_losses: []), the last is the host's optimizer (reported)
 BASELINE = "aux_losses: [], SGD"
@@ -58,28 +57,50 @@ class PhaseTracker(pl.Callback):
         self.phase.name, self.phase.batch = "outside", None
 
 
+class NoiseImages(Dataset):
+    """``n`` fixed Gaussian-noise images ``(3, px, px)`` with labels (seeded): the step's data."""
+
+    def __init__(self, n: int, px: int, classes: int = 10, seed: int = 0) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        self.images = torch.randn(n, 3, px, px, generator=gen)
+        self.labels = torch.randint(0, classes, (n,), generator=gen).tolist()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> Tuple[Tensor, int]:
+        return self.images[i], self.labels[i]
+
+
+def method_cfg(aux: Optional[str], optimizer: Optional[dict], size: tuple) -> Dict[str, Any]:
+    """solo-learn VICReg at ``size`` through the public API (``api.small_cfg``), with the
+    paper's ``aux`` loss (or none) and SGD at lr 1e-6, or ``optimizer`` (the syncs are the
+    subject: no divergence on noise images)."""
+    from e2mc_plugin.solo import api
+
+    backbone, _, batch, proj, _, _ = size
+    opt = {"name": "sgd", "batch_size": batch, "lr": 1e-6, "weight_decay": 1e-6}
+    opt.update(classifier_lr=0.1, kwargs={"momentum": 0.9})
+    if optimizer is not None:
+        opt = {**opt, **optimizer, "kwargs": {**opt["kwargs"], **optimizer["kwargs"]}}
+    kwargs = {"proj_hidden_dim": proj, "proj_output_dim": proj, **api.HOST_METHOD_KWARGS["vicreg"]}
+    specs = [paper_aux_spec("vicreg", aux)] if aux else []
+    cfg = api.small_cfg("vicreg", method_kwargs=kwargs, optimizer=opt, aux_losses=specs)
+    cfg["backbone"]["name"] = backbone
+    return cfg
+
+
 def _fit(
     aux: Optional[str], optimizer: Optional[dict], size: tuple, cpu: bool, work: Path
 ) -> Tuple[List[SyncEvent], Dict[str, Any]]:
     """Fit ``steps`` batches under the recorder; the syncs seen and the loop's facts."""
     from e2mc_plugin.solo import api
-    from e2mc_plugin.testing.data import synthetic_pretrain_loader
-    from e2mc_plugin.testing.presets import tiny_cfg
 
-    backbone, px, batch, proj, steps, log_every = size
-    overrides: Dict[str, Any] = {
-        "backbone.name": backbone,
-        "optimizer.batch_size": batch,
-        "method_kwargs.proj_hidden_dim": proj,
-        "method_kwargs.proj_output_dim": proj,
-        "optimizer.lr": 1e-6,  # the syncs are the subject: no divergence on noise images
-    }
-    if optimizer is not None:
-        overrides["optimizer"] = {**optimizer, "lr": 1e-6, "weight_decay": 1e-6}
+    _, px, batch, _, steps, log_every = size
     torch.manual_seed(0)
-    specs = [paper_aux_spec("vicreg", aux)] if aux else []
-    model = api.build_method(tiny_cfg("vicreg", aux_losses=specs, **overrides))
-    loader = synthetic_pretrain_loader(steps * batch, batch_size=batch, size=px)
+    model = api.build_method(method_cfg(aux, optimizer, size))
+    flip = [lambda x: x, lambda x: x.flip(-1)]  # the two crops
+    loader = api.pretrain_loader(NoiseImages(steps * batch, px), flip, batch_size=batch)
     phase = Phase()
     recorder = CpuSyncs(phase) if cpu else CudaSyncs(phase)
     with recorder:
