@@ -2,7 +2,8 @@
 # `make gpu-kit`: write .gpu-kit/ (ignored by git, <= 60 MiB), what a torch + Lightning GPU image
 # lacks to run scripts/gpu_check.sh without network: the pure-Python wheels of
 # requirements/gpu-kit.txt, this repository's plugin as a wheel, and solo-learn main's source
-# (from $SOLO_LEARN_SRC, the conventional clone or the source archive: scripts/env.sh). Run it
+# (from $SOLO_LEARN_SRC, the conventional clone or the source archive: scripts/env.sh; else a
+# copy extracted into $E2MC_HOME, solo-learn-<commit>/). Run it
 # where the package registries are reachable; the last line is "gpu-kit: BUILT ..." or
 # "gpu-kit: FAILED (...)".
 #
@@ -15,6 +16,13 @@ MAX_MIB=60
 step() { printf '[gpu-kit] %s\n' "$*" >&2; }
 fail() { echo "gpu-kit: FAILED ($1)"; exit 1; }
 
+# Beyond scripts/env.sh's sources: a copy extracted earlier into E2MC_HOME (the set-up extracts the
+# archive there; a machine without the archive beside the repository still has that copy).
+if [ -z "$SOLO_LEARN_SRC" ] && [ -z "$E2MC_SOLO_SRC_GIVEN" ]; then
+  for d in "$E2MC_HOME"/solo-learn-*/; do
+    if [ -f "$d/setup.py" ] && [ -f "$d/main_pretrain.py" ]; then SOLO_LEARN_SRC=${d%/}; break; fi
+  done
+fi
 [ -n "$SOLO_LEARN_SRC" ] || fail "${SOLO_MISSING:-no solo-learn main source}"
 "$PYTHON" -m pip --version >/dev/null 2>&1 || fail "no pip for $PYTHON (set PYTHON=...)"
 NEW=$(mktemp -d "$(dirname "$KIT")/.gpu-kit.new.XXXXXX")
