@@ -35,13 +35,13 @@ def _site(python: Path) -> str:
 
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
-    if not _env_sh("SOLO_LEARN_SRC"):
-        pytest.skip("no solo-learn main source (scripts/env.sh): the kit cannot be built")
     folder = tmp_path_factory.mktemp("kit") / ".gpu-kit"
     res = subprocess.run(
         ["bash", "scripts/build_gpu_kit.sh", str(folder)],
         cwd=REPO, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
+    if res.stdout.startswith("gpu-kit: FAILED (no solo-learn main source"):
+        pytest.skip(res.stdout.strip())
     assert res.stdout.startswith("gpu-kit: BUILT"), res.stdout + res.stderr[-3000:]
     return folder
 
