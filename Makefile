@@ -1,7 +1,7 @@
 # The two fresh-machine commands: `make demo` (main job) and `make test` (test suite).
 # Both create the environments they need (scripts/bootstrap_env.sh; idempotent, fast when unchanged).
 # This checkout's environments: scripts/host.sh 1.0.2|1.0.6 --path (layout: scripts/env.sh).
-.PHONY: env demo test test-slow test-portable check-wheel bench bench-gpu lint
+.PHONY: env demo test test-slow test-portable check-wheel bench bench-gpu gpu-kit lint
 HOST = bash scripts/host.sh
 LINT_PATHS = e2mc_plugin hydra_plugins tests bench examples setup.py
 
@@ -33,6 +33,11 @@ bench: env
 # On a GPU machine: each aux loss inside a ResNet-50 / VICReg-8192 step, raw and through solo-learn.
 bench-gpu: env
 	$(HOST) 1.0.6 python bench/bench_gpu_step.py
+
+# Where the package registries are reachable: .gpu-kit/ for a GPU node without network
+# (then, on the node: scripts/gpu_check.sh OUT_DIR; README "On a GPU node without network").
+gpu-kit:
+	bash scripts/build_gpu_kit.sh
 
 lint: env
 	$(HOST) 1.0.2 ruff check $(LINT_PATHS)
