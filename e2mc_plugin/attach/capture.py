@@ -17,7 +17,10 @@ batched call (SwAV's reference forward: one backbone call per resolution group, 
 on every crop) has each output split back into crops of ``b`` rows, in order.
 
 Outputs are recorded before anything the host does with them (normalization, prototypes,
-predictor), with their graph: the aux loss's gradient flows back through them.
+predictor), with their graph: the aux loss's gradient flows back through them. Only calls made
+with gradients enabled are crops: a call under ``torch.no_grad()`` or ``torch.inference_mode()``
+inside the step (a monitor, a target computed without gradients) has no graph for the aux loss
+and is not a view, so it is not recorded and does not shift the crops that follow.
 """
 
 from __future__ import annotations
@@ -67,13 +70,16 @@ class Capture:
         self._handles: List[Any] = []
 
     # ---- hooks -------------------------------------------------------------------------------
+    def _recording(self) -> bool:
+        return self.active and torch.is_grad_enabled()  # inference_mode disables grad too
+
     def _on_anchor(self, module, inputs, output) -> None:
-        if self.active and isinstance(output, torch.Tensor):
+        if self._recording() and isinstance(output, torch.Tensor):
             self.feats.append(output)
 
     def _hook(self, path: str):
         def hook(module, inputs, output) -> None:
-            if not self.active:
+            if not self._recording():
                 return
             if not isinstance(output, torch.Tensor):
                 self.non_tensor[path].append(type(output).__name__)

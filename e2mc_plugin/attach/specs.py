@@ -20,11 +20,12 @@ values); a bad entry is a :class:`ConfigError` whose message starts with the key
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from torch import nn
 
-from e2mc_plugin.attach.plain import to_plain
+from e2mc_plugin.attach.plain import plain_values, to_plain
 
 __all__ = [
     "ADAPTER_KEYS",
@@ -60,8 +61,10 @@ class AuxEntry:
 def validate_aux_losses(value: Any) -> List[AuxSpec]:
     """The block's shape: ``[(loss kwargs incl. name, embedding or None), ...]``.
 
-    Checks a list of mappings with a ``name`` (a bare string is a name), ``embedding`` a dotted
-    path; the names, keyword arguments and values are checked by building each loss, once, in
+    Checks a list (any iterable, read once) of mappings with a ``name`` (a bare string is a name),
+    ``embedding`` a dotted path; values become plain Python (:func:`plain_values`: numpy scalars
+    -> numbers), so what is built, recorded and compared on resume is one plain list. The names,
+    keyword arguments and values are checked by building each loss, once, in
     :func:`parse_aux_losses`.
     """
     value = to_plain(value)
@@ -72,10 +75,10 @@ def validate_aux_losses(value: Any) -> List[AuxSpec]:
             "aux_losses: expected a list of entries like [{name: e2mc, beta: 1000, ...}], got a "
             "mapping; wrap it in a list"
         )
-    if not isinstance(value, (list, tuple)):
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ConfigError(f"aux_losses: expected a list, got {type(value).__name__} {value!r}")
     specs: List[AuxSpec] = []
-    for i, entry in enumerate(value):
+    for i, entry in enumerate(plain_values(value)):  # a generator is read once, here
         key = f"aux_losses[{i}]"
         if isinstance(entry, str):
             entry = {"name": entry}

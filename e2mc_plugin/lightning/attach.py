@@ -79,7 +79,8 @@ def attach_aux_losses(
 
     Raises:
         TypeError: ``module`` is not a LightningModule, or ``embedding`` is not a string.
-        ValueError: manual optimization, or aux losses already attached.
+        ValueError: manual optimization (also when the module switches to it later: raised at
+            its first training step), or aux losses already attached.
         ConfigError (a ValueError): unknown ``embedding`` (the message lists the submodules); a
             bad spec, named by its key (``aux_losses[0].name: unknown aux loss 'e2mx'...``).
     """
@@ -93,12 +94,7 @@ def attach_aux_losses(
     if not isinstance(embedding, str) or not embedding:
         raise TypeError(f"embedding must be a submodule's dotted name, got {embedding!r}")
     resolve_module(module, embedding, "embedding")
-    if getattr(module, "automatic_optimization", True) is False:
-        raise ValueError(
-            f"{type(module).__name__} uses manual optimization: the aux loss is added to the "
-            "loss training_step returns, which Lightning backpropagates only under automatic "
-            "optimization"
-        )
+    _refuse_manual_optimization(module)
     entries = parse_aux_losses(specs)
     for entry in entries:
         if entry.embedding not in (None, embedding):
@@ -130,6 +126,20 @@ def _check_module(module: Any) -> None:
     ):
         raise TypeError(
             f"attach_aux_losses needs a LightningModule instance, got {type(module).__name__}"
+        )
+
+
+def _refuse_manual_optimization(module: nn.Module, when: str = "") -> None:
+    """Manual optimization is refused when attaching and, if the module switches to it later
+    (e.g. in ``on_fit_start``), at its first training step, before anything is trained: the aux
+    loss is added to the loss ``training_step`` returns, which only automatic optimization
+    backpropagates, so it would silently not be applied."""
+    if getattr(module, "automatic_optimization", True) is False:
+        raise ValueError(
+            f"{type(module).__name__} uses manual optimization{f' (it {when})' if when else ''}: "
+            "the aux loss is added to the loss training_step returns, which Lightning "
+            "backpropagates only under automatic optimization (attach_aux_losses does not support "
+            "manual optimization): keep automatic_optimization=True"
         )
 
 
@@ -177,6 +187,7 @@ class _Attachment:
         module, host = self.module, self._host("training_step")
         if not module.training:
             return host(*args, **kwargs)
+        _refuse_manual_optimization(module, "was switched to it after attach_aux_losses")
         path = self.embedding
         owner = type(module).__name__
         with Capture({path: resolve_module(module, path, "embedding")}, owner=owner) as cap:
