@@ -19,8 +19,8 @@ values); a bad entry is a :class:`ConfigError` whose message starts with the key
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from torch import nn

@@ -168,7 +168,9 @@ def convert(
     report = str(loaded.report)
     try:
         shapes = reference_backbone_shapes(
-            backbone, args.get("data", {}).get("dataset", "imagenet"), args["backbone"].get("kwargs")
+            backbone,
+            args.get("data", {}).get("dataset", "imagenet"),
+            args["backbone"].get("kwargs"),
         )
     except ValueError as err:
         raise ValueError(f"convert: {backbone_from}: {_strip(err)}") from None
