@@ -62,7 +62,9 @@ def nuclear_norm(c: Tensor) -> Tensor:
     Through the eigendecomposition of the smaller Gram in float64: values equal
     ``torch.linalg.svdvals(c).sum()`` to float64 accuracy for full-rank inputs; singular values
     below ``sqrt(RANK_TOL * min(n, d)) * s_max`` (~3e-7 s_max at 512) count as 0, below float32
-    resolution. ~10x faster than ``svdvals`` forward + backward on CPU at (512, 8192).
+    resolution. ~10x faster than ``svdvals`` forward + backward on CPU at (512, 8192). On CUDA
+    the eigendecomposition reads cuSOLVER's status to the host (one sync per call, as every
+    ``torch.linalg`` decomposition, ``svdvals`` included; torch has no check-free ``eigh``).
     """
     check_view(c)
     c = to_float32(c)

@@ -11,6 +11,9 @@ Allowed (``e2mc_plugin/solo/README.md``, ``e2mc_plugin/attach/finite.py``):
   tensors are created on the CPU and copied to the device) and the monitors allocate; the
   cadence is judged on the steps that follow;
 - the data loader's reads of its own CPU tensors (no device involved on any machine);
+- MMCR's eigendecomposition in the step (``criteria/nuclear_norm.py``): ``torch.linalg.eigh``
+  reads cuSOLVER's status to the host, one sync per MMCR loss per step; the exact nuclear norm
+  needs it (every ``torch.linalg`` decomposition on CUDA checks its status; no variant skips it);
 - in the CPU dry run only: the deferred check's CPU branch (``FiniteMonitor.poll`` reads a CPU
   counter at each forward; on CUDA it polls an event instead).
 
@@ -26,6 +29,7 @@ from e2mc_plugin.attach.finite import is_log_point
 from e2mc_plugin.gpucheck.sync_events import SyncEvent
 
 FIRST_STEP = "the first step (once: Lightning registers each logged value)"
+MMCR_EIGH = "MMCR's eigendecomposition (cuSOLVER status, once per step)"
 SKIP_FILES = ("torch/", "warnings.py", "traceback.py", "e2mc_plugin/gpucheck/sync_events.py")
 
 
@@ -54,6 +58,8 @@ def classify(
         return FIRST_STEP, True
     if any(f.startswith("torch/utils/data/") for f, _, _ in event.frames):
         return "the data loader (CPU tensors: no device read)", True
+    if event.op.endswith("linalg_eigh") and _has(event, "criteria/nuclear_norm.py", "forward"):
+        return MMCR_EIGH, True
     if cpu and _has(event, "aux_losses/finite.py", "poll"):
         return "the deferred check's CPU-only read (none on CUDA)", True
     if event.phase == "after":
@@ -72,6 +78,7 @@ CADENCE = {  # row column -> the category counted in it
     "progress bar": "progress-bar value",
     "outside batches": "outside the training batches",
     "first step": FIRST_STEP,
+    "MMCR eigh": MMCR_EIGH,
 }
 
 
