@@ -24,8 +24,6 @@ import signal
 import threading
 from typing import Any, Dict, Optional
 
-import torch
-
 __all__ = [
     "STOP_SIGNALS",
     "StopSignals",
@@ -43,6 +41,8 @@ def agree(received: Optional[int], device: Any = "cpu") -> Optional[int]:
     """The signal any process of the run received (the largest number), or None: under DDP one
     all-reduce of one number, so that every rank stops after the same batch even when the
     signal reached only some of them; alone, ``received`` itself (no communication)."""
+    import torch  # here: the handlers themselves need nothing but the standard library
+
     dist = torch.distributed
     if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return received

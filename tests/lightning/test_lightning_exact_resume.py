@@ -50,7 +50,7 @@ def _fit(folder: Path, *, seed: int, workers: int, stop_after=None, ckpt=None):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_adapter_resumed_after_epoch_1_ends_with_the_uninterrupted_weights(tmp_path, workers):
     whole = _fit(tmp_path / "whole", seed=3, workers=workers)
     assert _fit(tmp_path / "part", seed=3, workers=workers, stop_after=1) is None

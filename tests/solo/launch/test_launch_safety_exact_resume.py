@@ -63,7 +63,7 @@ def _scramble() -> None:
     np.random.seed(12345)
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_stopped_after_epoch_1_and_resumed_ends_with_the_uninterrupted_weights(tmp_path, workers):
     from e2mc_plugin.resume.random_state import RANDOM_STATE_KEY
 
