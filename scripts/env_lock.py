@@ -8,8 +8,8 @@ user's script, a DDP rank, a loader worker forked from them. For the environment
 (``sys.prefix``, recognised by its ``.deps`` file) and the deps venv that file names, it takes a
 shared ``flock`` on the folder itself (the descriptor stays open, and so the lock held, for the
 life of the process and of its forked children); it touches the environment's ``.used`` (its
-last use, read by the prune's age rule). It never stops an interpreter from starting: anything that fails
-is skipped.
+last use, read by the prune's age rule). It never stops an interpreter from starting: anything
+that fails is skipped.
 """
 
 import os

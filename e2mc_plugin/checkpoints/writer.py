@@ -10,8 +10,9 @@ with tensors, strings and numbers only, so ``torch.load(weights_only=True)`` rea
 
 Nothing is lost on the way: both files are written to temporary files in ``DIR``
 (:mod:`e2mc_plugin.checkpoints.atomic`), read back and verified, and only then renamed over
-their final names (``os.replace``, atomic on one file system). Existing files are replaced only with ``force=True``; the ``protected`` files (the
-source of a conversion) never; a failure at any step leaves ``DIR`` as it was.
+their final names (``os.replace``, atomic on one file system). Existing files are replaced only
+with ``force=True``; the ``protected`` files (the source of a conversion) never; a failure at any
+step leaves ``DIR`` as it was.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ class's own method and then the plugin's part:
   (:mod:`e2mc_plugin.resume.random_state`: the resumed run draws the numbers of an
   uninterrupted one).
 
-``specs=[]`` installs only the checkpoint hooks (aux record, random states): training is bit-identical
-to the plain module.
+``specs=[]`` installs only the checkpoint hooks (aux record, random states): training is
+bit-identical to the plain module.
 """
 
 from __future__ import annotations

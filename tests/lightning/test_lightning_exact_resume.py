@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from lightning_models import E2MC, TinySSL, pl, trainer  # noqa: E402
 from resume_data import TwoViews  # noqa: E402
 
-from e2mc_plugin.lightning import attach_aux_losses, atomic_checkpoint_io  # noqa: E402
+from e2mc_plugin.lightning import atomic_checkpoint_io, attach_aux_losses  # noqa: E402
 from e2mc_plugin.resume.random_state import RANDOM_STATE_KEY  # noqa: E402
 
 

@@ -132,7 +132,9 @@ def test_the_deps_a_set_up_is_about_to_use_are_kept(home, tmp_path):
     """``--uses``: in a dry run the environment is not built yet; the real run names it."""
     planned = deps(home, "1.0.2", "next")
     assert removals(prune(home, "--dry-run", "--uses", f"1.0.2={planned}"), dry=True) == []
-    assert removals(prune(home, "--dry-run"), dry=True) == [f"{planned} (no environment uses it any more)"]
+    assert removals(prune(home, "--dry-run"), dry=True) == [
+        f"{planned} (no environment uses it any more)"
+    ]
 
 
 LOCKED_BY_ENV_PYTHON = "import sys, time; open(sys.argv[1], 'w').close(); time.sleep(120)"
@@ -161,9 +163,11 @@ def test_an_environment_whose_python_runs_is_kept_until_it_ends(home, tmp_path):
     try:
         _wait(marker, proc)
         lines = prune(home)
-        assert f"[bootstrap] kept {env} ({tmp_path / 'moved'}): in use by a running process" in lines
+        assert (
+            f"[bootstrap] kept {env} ({tmp_path / 'moved'}): in use by a running process" in lines
+        )
         assert removals(lines, dry=False) == [] and env.is_dir() and used.is_dir()
-        assert f"would remove" not in "".join(prune(home, "--dry-run"))
+        assert "would remove" not in "".join(prune(home, "--dry-run"))
     finally:
         proc.kill()
         proc.wait()
@@ -172,9 +176,11 @@ def test_an_environment_whose_python_runs_is_kept_until_it_ends(home, tmp_path):
 
 def test_a_program_run_through_host_sh_holds_its_environment_and_deps(home, tmp_path):
     user = copy_checkout(tmp_path / "user" / "e2mc-plugin")
+    env = dict(os.environ, E2MC_HOME=str(home))
     env_sh = 'source scripts/env.sh && echo "$(host_venv 1.0.2)"'
-    venv = Path(subprocess.run(["bash", "-c", env_sh], cwd=user, capture_output=True, text=True,
-                               env=dict(os.environ, E2MC_HOME=str(home)), check=True).stdout.strip())  # fmt: skip
+    found = subprocess.run(["bash", "-c", env_sh], cwd=user, env=env, capture_output=True,
+                           text=True, check=True)  # fmt: skip
+    venv = Path(found.stdout.strip())
     used = deps(home, "1.0.2", "aaaa")
     (venv / "bin").mkdir(parents=True)
     (venv / ".deps").write_text(f"{used}\n")
@@ -185,8 +191,8 @@ def test_a_program_run_through_host_sh_holds_its_environment_and_deps(home, tmp_
     hold.write_text('#!/bin/sh\ntouch "$1"\nsleep 120\n')
     hold.chmod(0o755)
     marker = tmp_path / "running"
-    proc = subprocess.Popen(["bash", "scripts/host.sh", "1.0.2", "hold", str(marker)], cwd=user,
-                            env=dict(os.environ, E2MC_HOME=str(home)), start_new_session=True)  # fmt: skip
+    command = ["bash", "scripts/host.sh", "1.0.2", "hold", str(marker)]
+    proc = subprocess.Popen(command, cwd=user, env=env, start_new_session=True)
     try:
         _wait(marker, proc)
         shutil.rmtree(user)  # the checkout moves away while its program runs

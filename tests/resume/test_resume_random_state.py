@@ -66,7 +66,10 @@ def test_cuda_states_are_kept_once_cuda_is_initialized(monkeypatch):
     saved = capture()
     assert [s.tolist() for s in saved["ranks"][0]["cuda"]] == [d.tolist() for d in devices]
     restore(saved)
-    assert [(d, s.tolist()) for d, s in set_calls] == [(0, devices[0].tolist()), (1, devices[1].tolist())]
+    assert [(d, s.tolist()) for d, s in set_calls] == [
+        (0, devices[0].tolist()),
+        (1, devices[1].tolist()),
+    ]
 
 
 @pytest.mark.parametrize("rank, world, picks", [(1, 2, 1), (0, 2, 0), (2, 3, 0)])

@@ -21,7 +21,10 @@ def pace_package(root: Path) -> Path:
     (root / "pace_pkg").mkdir(parents=True, exist_ok=True)
     (root / "pace_pkg" / "__init__.py").write_text(SOURCE)
     _dist_info(
-        root, "pace_pkg", "0.0", {"lightning.pytorch.callbacks_factory": {"pace": "pace_pkg:factory"}}
+        root,
+        "pace_pkg",
+        "0.0",
+        {"lightning.pytorch.callbacks_factory": {"pace": "pace_pkg:factory"}},
     )
     return root
 

@@ -9,7 +9,7 @@ dist-info on ``PYTHONPATH`` (:func:`kill_env.pace_package`): a ``lightning.pytor
   and waits to be killed (a kill in the middle of a checkpoint write, on any writer).
 """
 
-SOURCE = '''
+SOURCE = """
 import builtins
 import os
 import time
@@ -62,4 +62,4 @@ def factory():
     if os.environ.get("PACE_SLOW_SAVE"):
         _slow_writes(os.environ["PACE_SLOW_SAVE"])
     return [Pace()] if os.environ.get("PACE_DIR") else []
-'''
+"""

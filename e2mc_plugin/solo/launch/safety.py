@@ -1,10 +1,11 @@
 """Our runs survive kills and preemption and resume exactly: three callbacks of the factory.
 
 ``e2mc-plugin pretrain|linear`` runs the host's ``main_*.py`` unchanged; the plugin reaches its
-``Trainer`` through the ``callbacks_factory`` entry point (:mod:`e2mc_plugin.solo.launch.callbacks`),
-which adds these to every Trainer. Each acts only in a run of ours (:func:`is_our_run`: launched
-by ``e2mc-plugin``, or training a wrapped ``<method>_aux`` method: the launcher, the Python API
-:func:`e2mc_plugin.solo.api.fit` and the host's own scripts on a patched tree alike):
+``Trainer`` through the ``callbacks_factory`` entry point
+(:mod:`e2mc_plugin.solo.launch.callbacks`), which adds these to every Trainer. Each acts only in
+a run of ours (:func:`is_our_run`: launched by ``e2mc-plugin``, or training a wrapped
+``<method>_aux`` method: the launcher, the Python API :func:`e2mc_plugin.solo.api.fit` and the
+host's own scripts on a patched tree alike):
 
 * :class:`AtomicCheckpoints` (``setup``): the strategy's default ``TorchCheckpointIO`` becomes
   :func:`e2mc_plugin.lightning.checkpoint_io.atomic_checkpoint_io`: every checkpoint (solo's
@@ -130,7 +131,9 @@ def _build(name: str) -> Optional[type]:
                 self.signals.install()
 
         def on_train_batch_end(self, trainer, pl_module, *args: Any) -> None:
-            where = f"during epoch {trainer.current_epoch} (after global step {trainer.global_step})"
+            where = (
+                f"during epoch {trainer.current_epoch} (after global step {trainer.global_step})"
+            )
             self._check(trainer, where, at_epoch_end=False)
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
@@ -139,7 +142,9 @@ def _build(name: str) -> Optional[type]:
         def _received(self, trainer) -> Optional[int]:
             if self.signals.received is not None:
                 return self.signals.received
-            return stop_signal.signal.SIGTERM if getattr(trainer, "received_sigterm", False) else None
+            return (
+                stop_signal.signal.SIGTERM if getattr(trainer, "received_sigterm", False) else None
+            )
 
         def _check(self, trainer, where: str, at_epoch_end: bool) -> None:
             if not self.signals.installed:

@@ -41,7 +41,9 @@ def test_a_signal_mid_epoch_checkpoints_says_so_and_exits_nonzero(tmp_path, writ
     res = _worker(str(tmp_path), writer, signame)
     assert res.returncode == status, res.stderr[-3000:]
     line = _stopped_line(res)
-    assert line.startswith(f"e2mc-plugin: stopped by {signame} during epoch 1 (after global step 3)")
+    assert line.startswith(
+        f"e2mc-plugin: stopped by {signame} during epoch 1 (after global step 3)"
+    )
     ckpt = Path(line.split("; checkpoint ")[1].split(";")[0])
     assert ckpt.is_file() and name in ckpt.name and str(ckpt) in line.split("resume: ")[1]
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)
