@@ -10,6 +10,10 @@ with :func:`find_complete_checkpoint`: the same candidates (run folders under th
 younger than ``auto_resume.max_hours``), every ``*.ckpt`` of those folders considered, newest
 first, each checked (:func:`e2mc_plugin.resume.complete.newest_complete`): a truncated or
 unreadable one is skipped with one line naming it, and the newest complete one is used.
+
+The recipe must also match on :data:`ALSO_MATCH` (``aux_losses``, ``method_kwargs``, ``seed``),
+which solo does not compare: in a sweep over ``beta`` or seeds, a run went on from another
+value's checkpoint (refused by the aux record, or silently another seed).
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 from e2mc_plugin.resume.complete import newest_complete
 
-__all__ = ["checked_auto_resume", "find_complete_checkpoint"]
+__all__ = ["ALSO_MATCH", "checked_auto_resume", "find_complete_checkpoint"]
 
 _ARGS = "args.json"
+#: recipe keys compared beside solo's ``AutoResumer.SHOULD_MATCH``
+ALSO_MATCH = ("aux_losses", "method_kwargs", "seed")
 
 
 def _matches(args: Dict[str, Any], cfg: Any) -> bool:
@@ -37,7 +43,7 @@ def _matches(args: Dict[str, Any], cfg: Any) -> bool:
     found = DictConfig(args)
     return all(
         omegaconf_select(found, key, None) == omegaconf_select(cfg, key, None)
-        for key in AutoResumer.SHOULD_MATCH
+        for key in (*AutoResumer.SHOULD_MATCH, *ALSO_MATCH)
     )
 
 

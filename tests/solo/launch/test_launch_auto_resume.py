@@ -19,7 +19,8 @@ import torch
 pytestmark = pytest.mark.host106
 
 ARGS = {
-    "name": "run", "backbone": {"name": "resnet18"}, "method": "vicreg_aux",
+    "name": "run", "backbone": {"name": "resnet18"}, "method": "vicreg_aux", "seed": 5,
+    "aux_losses": [{"name": "e2mc", "beta": 1.0}], "method_kwargs": {"proj_output_dim": 32},
     "data": {"dataset": "custom"}, "max_epochs": 3,
     "optimizer": {"name": "sgd", "batch_size": 8, "lr": 0.01, "weight_decay": 1e-5},
     "wandb": {"project": "p", "entity": None}, "pretrained_feature_extractor": None,
@@ -45,6 +46,9 @@ def killed_layout(tmp_path):
     _run_folder(tmp_path, "offline-dddd4444", 7, age_s=40 * 3600)  # older than max_hours
     other = {**ARGS, "max_epochs": 100}  # another recipe: never a candidate
     _run_folder(tmp_path, "offline-cccc3333", 5, age_s=10, args=other)
+    # another beta of a sweep, which solo alone takes for the same run: never a candidate here
+    other_beta = {**ARGS, "aux_losses": [{"name": "e2mc", "beta": 10.0}]}
+    _run_folder(tmp_path, "offline-eeee5555", 4, age_s=20, args=other_beta)
     intact = _run_folder(tmp_path, "offline-aaaa1111", 0, age_s=600)
     cut = _run_folder(tmp_path, "offline-bbbb2222", 1, age_s=60, truncated=True)
     return tmp_path, intact, cut
