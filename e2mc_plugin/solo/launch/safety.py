@@ -125,10 +125,14 @@ def _build(name: str) -> Optional[type]:
 
         def __init__(self) -> None:
             self.signals = stop_signal.StopSignals()
+            self.training = False
+
+        def on_fit_start(self, trainer, pl_module) -> None:
+            if is_our_run(pl_module):  # before the sanity check (Lightning 1.x leaves SIGTERM)
+                self.signals.install()
 
         def on_train_start(self, trainer, pl_module) -> None:
-            if is_our_run(pl_module):
-                self.signals.install()
+            self.training = is_our_run(pl_module)
 
         def on_train_batch_end(self, trainer, pl_module, *args: Any) -> None:
             where = (
@@ -155,26 +159,35 @@ def _build(name: str) -> Optional[type]:
 
         def _stop(self, trainer, signum: int, where: str, at_epoch_end: bool) -> int:
             self.signals.uninstall()
-            path, resume = save_for_resume(trainer, at_epoch_end)
+            if self.training:
+                path, resume = save_for_resume(trainer, at_epoch_end)
+            else:
+                path, resume = None, "nothing was trained yet; the same command starts it again"
             if trainer.is_global_zero:
                 line = stop_signal.stopped_line(signum, where, path, resume)
                 print(line, file=sys.stderr, flush=True)
             return stop_signal.exit_status(signum)
 
         def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-            installed = self.signals.installed
             self.signals.uninstall()
             received = self._received(trainer)
-            # Lightning 2.x's own SIGTERM stop (SIGTERMException): exit status 0 otherwise
-            if installed and received and isinstance(exception, SystemExit) and not exception.code:
-                where = f"during epoch {trainer.current_epoch} (global step {trainer.global_step})"
-                exception.code = self._stop(trainer, received, where, at_epoch_end=False)
+            # Lightning 2.x stops on SIGTERM itself where this callback does not look (the
+            # sanity check, a validation): SIGTERMException, whose exit status would be 0
+            if received and isinstance(exception, SystemExit) and not exception.code:
+                if is_our_run(pl_module):
+                    where = "before training began"
+                    if self.training:
+                        where = f"during epoch {trainer.current_epoch} (global step "
+                        where += f"{trainer.global_step})"
+                    exception.code = self._stop(trainer, received, where, at_epoch_end=False)
 
         def on_fit_end(self, trainer, pl_module) -> None:
             self.signals.uninstall()
+            self.training = False
 
         def teardown(self, trainer, pl_module, stage=None) -> None:
             self.signals.uninstall()
+            self.training = False
 
     for cls in (AtomicCheckpoints, RandomStates, StopOnSignal):
         picklable_subclass(cls, __name__, cls.__name__)

@@ -64,3 +64,15 @@ def test_without_checkpointing_the_line_says_nothing_was_saved(tmp_path):
     line = _stopped_line(res)
     assert "no checkpoint written (checkpointing is off" in line
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+@pytest.mark.slow
+def test_a_sigterm_before_training_began_still_exits_nonzero_and_says_so(tmp_path):
+    """In the sanity check: Lightning 2.x stops there itself (its exit status was 0); on 1.x the
+    signal is noted and the run stops after its first batch with a checkpoint."""
+    res = _worker(str(tmp_path), "solo", "sanity")
+    assert res.returncode == 143, res.stderr[-3000:]
+    line = _stopped_line(res)
+    assert line.startswith("e2mc-plugin: stopped by SIGTERM ")
+    before = "before training began; no checkpoint written (nothing was trained yet"
+    assert before in line or "during epoch 0 (after global step 1); checkpoint " in line
