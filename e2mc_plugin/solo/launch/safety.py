@@ -80,6 +80,10 @@ def save_for_resume(trainer: Any, at_epoch_end: bool) -> Tuple[Optional[str], st
     return None, "checkpointing is off: the run cannot resume; enable checkpoint.enabled"
 
 
+def _during(trainer: Any) -> str:
+    return f"during epoch {trainer.current_epoch} (after global step {trainer.global_step})"
+
+
 def _build(name: str) -> Optional[type]:
     if name not in _NAMES:
         return None
@@ -135,10 +139,7 @@ def _build(name: str) -> Optional[type]:
             self.training = is_our_run(pl_module)
 
         def on_train_batch_end(self, trainer, pl_module, *args: Any) -> None:
-            where = (
-                f"during epoch {trainer.current_epoch} (after global step {trainer.global_step})"
-            )
-            self._check(trainer, where, at_epoch_end=False)
+            self._check(trainer, _during(trainer), at_epoch_end=False)
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             self._check(trainer, f"at the end of epoch {trainer.current_epoch}", at_epoch_end=True)
@@ -175,10 +176,7 @@ def _build(name: str) -> Optional[type]:
             # sanity check, a validation): SIGTERMException, whose exit status would be 0
             if received and isinstance(exception, SystemExit) and not exception.code:
                 if is_our_run(pl_module):
-                    where = "before training began"
-                    if self.training:
-                        where = f"during epoch {trainer.current_epoch} (global step "
-                        where += f"{trainer.global_step})"
+                    where = _during(trainer) if self.training else "before training began"
                     exception.code = self._stop(trainer, received, where, at_epoch_end=False)
 
         def on_fit_end(self, trainer, pl_module) -> None:
