@@ -4,7 +4,7 @@
     python stop_worker.py FOLDER WRITER SIGNAL|sanity|resume [CKPT]
 
 WRITER: ``solo`` (solo-learn's Checkpointer), ``lightning`` (ModelCheckpoint) or ``none``.
-Prints ``steps N`` when the fit returns.
+Prints ``steps N <the strategy's CheckpointIO class>`` when the fit returns.
 """
 
 from __future__ import annotations
@@ -61,4 +61,4 @@ trainer = fit(
     ckpt_path=sys.argv[4] if action == "resume" else None,
     **(validation if action == "sanity" else {}),
 )  # fmt: skip
-print("steps", trainer.global_step, flush=True)
+print("steps", trainer.global_step, type(trainer.strategy.checkpoint_io).__name__, flush=True)
