@@ -14,8 +14,10 @@
 # failure ends with one line "[bootstrap] FAILED: <what> -- <what to do>".
 #
 #   scripts/bootstrap_env.sh [--dry-run] [1.0.2|1.0.6|all]   (default: all)
-#   --dry-run   resolve everything (the solo-learn source included) and print the plan; builds no
-#               environment and fetches nothing from the network
+#   --dry-run   resolve everything (the solo-learn source included) and print the plan, with every
+#               removal the real run would make; builds, removes and fetches nothing
+# After the set-up, scripts/prune_envs.sh removes what is provably unused, of the hosts set up only
+# (a `1.0.2` set-up never touches a 1.0.6 environment); see there for the rules.
 #   E2MC_FETCH_SOLO=0   never try to fetch solo-learn main from GitHub
 set -Eeuo pipefail
 
@@ -37,7 +39,7 @@ wants() { [ "$WHICH" = all ] || [ "$WHICH" = "$1" ]; }
 
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 PYTHON=${PYTHON:-python3}
-OVERLAY_RECIPE=1
+OVERLAY_RECIPE=2  # 2: the environment lock (scripts/env_lock.py)
 
 # --- prerequisites -------------------------------------------------------------------------------
 command -v "$PYTHON" >/dev/null 2>&1 \
@@ -117,19 +119,28 @@ ensure_deps() {  # ensure_deps VERSION; sets DEPS
 }
 
 # --- this checkout's environment: the plugin (editable) on top of the shared dependencies ----------
+# Which checkout its environments belong to, and on which machine (read by prune_envs.sh).
+record_checkout() {
+  mkdir -p "$CHECKOUT_ENVS"
+  echo "$ROOT" >"$CHECKOUT_ENVS/checkout"
+  echo "$MACHINE" >"$CHECKOUT_ENVS/machine"
+}
 ensure_checkout_env() {  # ensure_checkout_env VERSION [SOLO_SRC]
   local v=$1 solo=${2:-} venv stamp deps_site check
   venv=$(host_venv "$v")
-  stamp=$( { cat "$ROOT/setup.cfg" "$ROOT/setup.py" "$ROOT/pyproject.toml" ${solo:+"$solo/setup.py"} 2>/dev/null || true
+  stamp=$( { cat "$ROOT/setup.cfg" "$ROOT/setup.py" "$ROOT/pyproject.toml" "$ROOT/scripts/env_lock.py" \
+    ${solo:+"$solo/setup.py"} 2>/dev/null || true
     echo "$ROOT $DEPS $solo $OVERLAY_RECIPE"; } | sha256sum | cut -c1-16)
-  if up_to_date "$venv" "$stamp" && [ -f "$DEPS/.stamp" ]; then log "host $v: ready ($venv)"; return 0; fi
+  if up_to_date "$venv" "$stamp" && [ -f "$DEPS/.stamp" ]; then
+    [ $DRY = 1 ] || record_checkout
+    log "host $v: ready ($venv)"; return 0
+  fi
   if [ $DRY = 1 ]; then
     log "host $v: would build this checkout's environment $venv (plugin editable${solo:+, solo-learn main from $solo})"
     return 0
   fi
   log "host $v: building this checkout's environment $venv"
-  mkdir -p "$CHECKOUT_ENVS"
-  echo "$ROOT" >"$CHECKOUT_ENVS/checkout"
+  record_checkout
   # No pip of its own: pip, setuptools and everything else come from the deps venv, which this
   # one sees through site.addsitedir (so the deps venv's own .pth files, the torch base, apply).
   new_venv "$venv" --without-pip
@@ -137,6 +148,9 @@ ensure_checkout_env() {  # ensure_checkout_env VERSION [SOLO_SRC]
   "$venv/bin/python" -c 'import sys; print("import site; site.addsitedir(%r)" % sys.argv[1])' "$deps_site" \
     >"$(site_of "$venv")/_e2mc_deps.pth"
   echo "$DEPS" >"$venv/.deps"
+  # every Python process of the environment holds it and its deps (prune skips them)
+  cp "$ROOT/scripts/env_lock.py" "$(site_of "$venv")/_e2mc_env_lock.py"
+  echo "import _e2mc_env_lock" >"$(site_of "$venv")/_e2mc_env_lock.pth"
   if [ -n "$solo" ]; then
     quiet_pip "solo-learn main from $solo (editable)" "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$solo"
   fi
@@ -180,10 +194,12 @@ fetch_solo() {
 
 # --- the plan ------------------------------------------------------------------------------------
 [ $DRY = 0 ] || log "dry run: resolving only, nothing is built ($ROOT, E2MC_HOME=$E2MC_HOME)"
+USES=()  # the deps venv each environment set up here names (kept by the prune)
 ensure_base
 if wants 1.0.2; then
   ensure_deps 1.0.2
   ensure_checkout_env 1.0.2
+  USES+=(--uses "1.0.2=$DEPS")
 fi
 if wants 1.0.6; then
   [ -n "$SOLO_LEARN_SRC" ] || fetch_solo
@@ -191,12 +207,16 @@ if wants 1.0.6; then
     log "host 1.0.6: solo-learn main from $(solo_src_origin)"
     ensure_deps 1.0.6
     ensure_checkout_env 1.0.6 "$SOLO_LEARN_SRC"
+    USES+=(--uses "1.0.6=$DEPS")
   else
     log "host 1.0.6: SKIPPED ($SOLO_MISSING); carrying on with host 1.0.2"
   fi
 fi
-if [ $DRY = 1 ]; then log "dry run: done"; exit 0; fi
-bash "$ROOT/scripts/prune_envs.sh"
+if [ $DRY = 1 ]; then
+  bash "$ROOT/scripts/prune_envs.sh" --dry-run "${USES[@]}" "$WHICH"
+  log "dry run: done"; exit 0
+fi
+bash "$ROOT/scripts/prune_envs.sh" "${USES[@]}" "$WHICH"
 
 # Say how to reach the command: the environments are plain venvs, nothing is put on PATH.
 for h in 1.0.6 1.0.2; do

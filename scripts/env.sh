@@ -10,6 +10,13 @@
 #                                           editable (+ solo-learn main for 1.0.6), seeing the
 #                                           deps venv through a .pth file; keyed by the checkout's
 #                                           path, so two checkouts never share one
+#   $E2MC_HOME/checkouts/<name>-<hash>/checkout, .../machine
+#                                           the checkout's path and the machine (host name) that
+#                                           set it up: a shared E2MC_HOME (a cluster home seen by
+#                                           several nodes or containers) holds other machines'
+#   <environment>/ (the folder), .used      the folder is held (shared flock) by every process
+#                                           running on it (scripts/host.sh, and each Python process
+#                                           through _e2mc_env_lock.pth); .used: its last use
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 E2MC_HOME=${E2MC_HOME:-${HOME:?is not set: set E2MC_HOME to the folder for the environments}/.cache/e2mc-plugin}
 BASE=$E2MC_HOME/torch-2.14.1
@@ -72,6 +79,24 @@ resolve_solo_src() {
 }
 resolve_solo_src
 export E2MC_HOME SOLO_LEARN_SRC
+
+# This machine, as recorded beside each checkout's environments (E2MC_MACHINE overrides the host
+# name, e.g. for containers whose host names change at every start).
+MACHINE=${E2MC_MACHINE:-$(uname -n)}
+# Environments of checkouts that are not here are removed after this many days without use.
+PRUNE_DAYS=${E2MC_PRUNE_DAYS:-30}
+
+# Shared locks on the folders DIR... for this shell and every program it execs (the descriptors
+# are inherited): scripts/prune_envs.sh removes only what it can lock exclusively.
+hold_env_locks() {  # hold_env_locks DIR...
+  local dir fd
+  command -v flock >/dev/null 2>&1 || return 0
+  for dir in "$@"; do
+    [ -d "$dir" ] || continue
+    { exec {fd}<"$dir"; } 2>/dev/null || continue
+    flock -s -w 60 "$fd" || true
+  done
+}
 
 hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-12; }
 # This checkout's environments (keyed by its resolved path).

@@ -8,10 +8,11 @@ The ``.ckpt`` is what the host's launchers read (``torch.load(...)["state_dict"]
 
 with tensors, strings and numbers only, so ``torch.load(weights_only=True)`` reads it back.
 
-Nothing is lost on the way: both files are written to temporary files in ``DIR``, read back and
-verified, and only then renamed over their final names (``os.replace``, atomic on one file
-system). Existing files are replaced only with ``force=True``; the ``protected`` files (the
-source of a conversion) never; a failure at any step leaves ``DIR`` as it was.
+Nothing is lost on the way: both files are written to temporary files in ``DIR``
+(:mod:`e2mc_plugin.checkpoints.atomic`), read back and verified, and only then renamed over
+their final names (``os.replace``, atomic on one file system). Existing files are replaced only
+with ``force=True``; the ``protected`` files (the source of a conversion) never; a failure at any
+step leaves ``DIR`` as it was.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Union
 
 import torch
 
+from e2mc_plugin.checkpoints.atomic import fsync_folder, write_temporary
 from e2mc_plugin.checkpoints.safe_load import safe_torch_load
 
 ARGS_FILE = "args.json"
@@ -148,12 +149,6 @@ def _backup(final: Path) -> Path:
             return backup
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _commit(pairs: List[tuple], out: Path) -> None:
     """Rename each ``(temporary, final)``; on failure restore every final file as it was."""
     backups: Dict[Path, Path] = {}
@@ -176,12 +171,7 @@ def _commit(pairs: List[tuple], out: Path) -> None:
         for backup in backups.values():
             with contextlib.suppress(OSError):
                 backup.unlink()
-    with contextlib.suppress(OSError):  # make the renames durable
-        fd = os.open(out, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_folder(out)  # make the renames durable
 
 
 def _check_targets(targets: Iterable[Path], protected: Iterable[PathLike], force: bool) -> None:
@@ -254,22 +244,16 @@ def write_host_checkpoint(
     created = _make_folder(out)
     temporaries: List[Path] = []
     try:
-        for suffix, write in (
-            (".ckpt", lambda f: torch.save(payload, f)),
-            (".json", lambda f: f.write(args_text.encode())),
+        for target, write in (
+            (targets.ckpt, lambda f: torch.save(payload, f)),
+            (targets.args, lambda f: f.write(args_text.encode())),
         ):
             try:
-                fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=suffix + ".tmp")
+                temporaries.append(write_temporary(out, target.name, write))
             except PermissionError as err:
                 raise PermissionError(
                     err.errno, f"output folder {str(out)!r} is not writable: {err.strerror}"
                 ) from err
-            temporaries.append(Path(tmp))
-            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would give
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
         _check_round_trip(temporaries[0], state)
         json.loads(temporaries[1].read_text())
         if verify is not None:

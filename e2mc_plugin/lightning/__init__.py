@@ -10,8 +10,13 @@
         embedding="projection_head",                 # the submodule whose outputs are the views
     )
     trainer.fit(model, loader)                       # logs train_aux/e2mc/entropy, ...
+
+Checkpoints that are never half-written (a documented Lightning plugin)::
+
+    trainer = pl.Trainer(plugins=[atomic_checkpoint_io(pl)], ...)   # pl: your Lightning package
 """
 
 from e2mc_plugin.lightning.attach import AUX_MODULE_NAME, LARGE_VIEWS, attach_aux_losses
+from e2mc_plugin.lightning.checkpoint_io import atomic_checkpoint_io
 
-__all__ = ["AUX_MODULE_NAME", "LARGE_VIEWS", "attach_aux_losses"]
+__all__ = ["AUX_MODULE_NAME", "LARGE_VIEWS", "atomic_checkpoint_io", "attach_aux_losses"]

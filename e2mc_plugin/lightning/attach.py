@@ -1,7 +1,7 @@
 """``attach_aux_losses``: named aux losses added to any LightningModule's training step.
 
 The module keeps its class, its forward, its own loss, optimizers, momentum updates and
-checkpoints. Five hooks are replaced on the instance (not the class) by objects that call the
+checkpoints. Six hooks are replaced on the instance (not the class) by objects that call the
 class's own method and then the plugin's part:
 
 * ``training_step``: forward hooks on the embedding submodule record its tensor outputs in call
@@ -11,12 +11,15 @@ class's own method and then the plugin's part:
 * ``on_train_batch_end`` / ``on_train_epoch_end``: the deferred NaN/Inf check at Lightning's log
   points and at epoch end;
 * ``on_save_checkpoint`` / ``on_load_checkpoint``: the aux configuration is recorded, and a resume
-  with a different one is refused (unless ``resume_aux_override=True``).
+  with a different one is refused (unless ``resume_aux_override=True``); the random states are
+  saved too and restored at ``on_train_epoch_start`` after a resume
+  (:mod:`e2mc_plugin.resume.random_state`: the resumed run draws the numbers of an
+  uninterrupted one).
 
-``specs=[]`` installs only the checkpoint record: training is bit-identical to the plain module.
-The specs, the module lookup, the finiteness timing and the resume policy are the host-neutral
-core's (:mod:`e2mc_plugin.attach`), the same as solo-learn's wrapper uses; this module only
-translates them into the five hooks.
+``specs=[]`` installs only the checkpoint hooks (aux record, random states): training is
+bit-identical to the plain module. The specs, the module lookup, the finiteness timing and
+the resume policy are the host-neutral core's (:mod:`e2mc_plugin.attach`), the same as
+solo-learn's wrapper uses; this module only translates them into the hooks.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from e2mc_plugin.attach import (
     resolve_module,
 )
 from e2mc_plugin.aux_losses import AuxLossSet
+from e2mc_plugin.resume.random_state import ResumeRandomState
 
 __all__ = ["AUX_MODULE_NAME", "LARGE_VIEWS", "attach_aux_losses"]
 
@@ -50,7 +54,7 @@ AUX_MODULE_NAME = "e2mc_aux_losses"
 LARGE_VIEWS = 2
 _ATTACHMENT = "_e2mc_aux_attachment"
 _TRAIN_HOOKS = ("training_step", "on_train_batch_end", "on_train_epoch_end")
-_CKPT_HOOKS = ("on_save_checkpoint", "on_load_checkpoint")
+_CKPT_HOOKS = ("on_save_checkpoint", "on_load_checkpoint", "on_train_epoch_start")
 
 
 def attach_aux_losses(
@@ -176,6 +180,7 @@ class _Attachment:
         self.record = record
         self.resume_aux_override = resume_aux_override
         self.prior: Dict[str, Any] = {}
+        self.random_states = ResumeRandomState()  # saved in checkpoints, restored on resume
 
     def _host(self, name: str) -> Callable[..., Any]:
         prior = self.prior.get(name)
@@ -216,11 +221,17 @@ class _Attachment:
         check_before_save([self.aux], self.module)
         out = self._host("on_save_checkpoint")(checkpoint)
         checkpoint[AUX_RECORD_KEY] = [dict(spec) for spec in self.record]
+        self.random_states.save(checkpoint)
         return out
+
+    def on_train_epoch_start(self, *args: Any, **kwargs: Any) -> Any:
+        self.random_states.epoch_start()  # the first epoch after a resume: the saved states
+        return self._host("on_train_epoch_start")(*args, **kwargs)
 
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> Any:
         """Refuse to resume with other aux losses than the checkpoint's (unless overridden)."""
         out = self._host("on_load_checkpoint")(checkpoint)
+        self.random_states.load(checkpoint)
         check_resume(
             checkpoint,
             self.record,

@@ -10,6 +10,7 @@ line.
 
 from __future__ import annotations
 
+import platform
 import shutil
 import sys
 import tarfile
@@ -163,6 +164,7 @@ def test_prune_keeps_every_deps_venv_a_checkout_names_and_removes_the_rest(tmp_p
     gone = home / "checkouts" / "gone-0000"
     (gone / "host-1.0.6").mkdir(parents=True)
     (gone / "checkout").write_text(str(tmp_path / "deleted"))
+    (gone / "machine").write_text(platform.node())  # set up on this machine
     (gone / "host-1.0.6" / ".deps").write_text(f"{unused}\n")
 
     for _ in range(5):

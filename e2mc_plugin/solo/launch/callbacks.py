@@ -9,6 +9,9 @@ installed: through ``e2mc-plugin``, the patched upstream scripts and the host's 
 refuses, at ``setup``, a plain host method whose config carries plugin blocks (``method: vicreg``
 with ``aux_losses:``), or misspelled / misplaced blocks; it does nothing for other modules.
 
+:mod:`e2mc_plugin.solo.launch.safety` (always, when solo-learn is importable; acting in runs of
+ours only): atomic checkpoint writes, random states saved and restored, a clean stop on SIGTERM.
+
 :class:`RunSummary` (only when the launcher set ``$E2MC_PLUGIN_RUN_SUMMARY``, inherited by the
 run's other processes; global rank 0, at the end of ``fit``): writes ``metrics.json`` beside the
 checkpoints and prints the checkpoint folder, the metrics file and the final metrics.
@@ -83,15 +86,17 @@ def make_run_summary(command: str) -> Any:
 
 
 def factory() -> List[Any]:
-    """Entry point of the ``callbacks_factory`` groups: the recipe guard, plus the run summary
-    under the launcher."""
+    """Entry point of the ``callbacks_factory`` groups: the recipe guard and the run-safety
+    callbacks, plus the run summary under the launcher."""
     callbacks: List[Any] = []
     from e2mc_plugin.solo.host import compat
 
     if compat.PROFILE is not None:  # a supported solo-learn host: its methods carry recipes
+        from e2mc_plugin.solo.launch.safety import safety_callbacks
         from e2mc_plugin.solo.method.guard import RecipeGuard
 
         callbacks.append(RecipeGuard())
+        callbacks += safety_callbacks()  # atomic writes, random states, stop on a signal
     command = os.environ.get(SUMMARY_ENV)
     if command:
         callbacks.append(make_run_summary(command))

@@ -121,8 +121,10 @@ def run_as_main(script: Path) -> None:
 def run_host(script: Path, args: Sequence[str]) -> int:
     """Run ``script`` as ``__main__`` in this process with ``sys.argv = [ENTRY_SCRIPT, *args]``
     and ``$E2MC_PLUGIN_HOST_SCRIPT = script`` (see the module docstring); return its exit code.
-    The hydra launchers run with the lr scaled by the real device count (``host_devices``)."""
+    The hydra launchers run with the lr scaled by the real device count (``host_devices``) and
+    an auto-resume that skips incomplete checkpoints (``launch/auto_resume.py``)."""
     from e2mc_plugin.solo.host.devices import scaling_by_device_count
+    from e2mc_plugin.solo.launch.auto_resume import checked_auto_resume
 
     argv_before = sys.argv
     sys.argv = [str(ENTRY_SCRIPT), *args]
@@ -131,6 +133,7 @@ def run_host(script: Path, args: Sequence[str]) -> int:
             stack.enter_context(environ(HOST_SCRIPT_ENV, str(script)))
             if script.name in HYDRA_SCRIPTS:
                 stack.enter_context(scaling_by_device_count())
+                stack.enter_context(checked_auto_resume())  # never a truncated checkpoint
             run_as_main(script)
     except SystemExit as exc:  # argparse / hydra exit codes
         code = exc.code

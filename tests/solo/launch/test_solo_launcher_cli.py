@@ -120,10 +120,12 @@ def test_solo_launcher_callbacks_factory_adds_the_summary_only_when_launched(mon
     from e2mc_plugin.solo.launch.callbacks import SUMMARY_ENV, factory
     from e2mc_plugin.solo.method.guard import RecipeGuard
 
+    safety = ["AtomicCheckpoints", "RandomStates", "StopOnSignal"]
     monkeypatch.delenv(SUMMARY_ENV, raising=False)
-    assert [type(c) for c in factory()] == [RecipeGuard]
+    assert type(factory()[0]) is RecipeGuard
+    assert [type(c).__name__ for c in factory()] == ["RecipeGuard", *safety]
     monkeypatch.setenv(SUMMARY_ENV, "pretrain")
-    assert [type(c).__name__ for c in factory()] == ["RecipeGuard", "RunSummary"]
+    assert [type(c).__name__ for c in factory()] == ["RecipeGuard", *safety, "RunSummary"]
 
 
 @pytest.mark.host106
