@@ -60,6 +60,7 @@ def test_the_auto_resume_skips_a_cut_short_checkpoint_naming_it(killed_layout, c
 
     from e2mc_plugin.solo.launch.auto_resume import checked_auto_resume
 
+    capsys.readouterr()  # the host's own import warnings (the first import in this process)
     root, intact, cut = killed_layout
     cfg = OmegaConf.create(ARGS)
     resumer = AutoResumer(checkpoint_dir=root / "vicreg_aux", max_hours=36)
