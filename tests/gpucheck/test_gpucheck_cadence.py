@@ -118,10 +118,12 @@ def test_cuda_recorder_records_the_sync_warning_and_shows_the_others(monkeypatch
     shown = []
     monkeypatch.setattr(warnings, "showwarning", lambda *a, **k: shown.append(str(a[0])))
     phase = Phase("after", 1)
-    with CudaSyncs(phase) as rec:
-        for _ in range(2):  # "always": the same line twice is two syncs
-            warnings.warn("called a synchronizing CUDA operation", stacklevel=1)
-        warnings.warn("something else", stacklevel=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # whatever filters earlier code in this process left
+        with CudaSyncs(phase) as rec:
+            for _ in range(2):  # "always": the same line twice is two syncs
+                warnings.warn("called a synchronizing CUDA operation", stacklevel=1)
+            warnings.warn("something else", stacklevel=1)
     assert modes == ["warn", "default"]
     assert [(e.op, e.phase, e.batch) for e in rec.events] == [("cuda sync", "after", 1)] * 2
     assert shown == ["something else"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -147,7 +148,19 @@ def test_a_stopped_run_stops_its_launcher_and_leaves_the_stage_unmarked(
     tmp_path, signal_name, code
 ):
     """SIGTERM (a scheduler's preemption) or Ctrl-C while a stage runs: the runner stops the
-    launcher, says the stage runs again, and exits with the shell's code for the signal."""
+    launcher, says the stage runs again, and exits with the shell's code for the signal.
+
+    Ctrl-C is Python's own KeyboardInterrupt, which a process started in the background without
+    job control never gets (its shell set SIGINT to ignored, as for a user's ``nohup ... &``):
+    the test restores Python's handler so that it runs the same under any CI shell."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _run_stopped(tmp_path, signal_name, code)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run_stopped(tmp_path, signal_name, code):
     plan = _plan(tmp_path / "flag")
     stop = f"kill -{signal_name} $PPID; exec sleep 60"  # the runner is the launcher's parent
     stages = (_stage("subset-1pct", "subset", stop, labels=1), *plan.stages[1:])

@@ -42,7 +42,7 @@ def checkpointer():
     if writer == "solo":
         from solo.utils.checkpointer import Checkpointer
 
-        if compat.CFG_API:
+        if compat.PROFILE.constructor == "cfg":  # the DictConfig API (solo-learn main)
             from omegaconf import OmegaConf
 
             return Checkpointer(OmegaConf.create({"name": "run"}), logdir=folder, frequency=1)
