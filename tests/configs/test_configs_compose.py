@@ -101,7 +101,8 @@ CPU_LINEAR = {  # CPU variant of a linear-launcher recipe -> the recipe it mirro
 # ViT recipes and their CPU variants (their values: test_configs_vit_recipes.py, PROTOCOL.md)
 VIT = [f"pretrain_vit/{m}/{k}" for m in ("dino", "mocov3")
        for k in ("continued", "e2mc", "vcreg", "auh", "mmcr")]  # fmt: skip
-VIT_CPU = [f"cpu/vit_{m}_{k}" for m in ("dino", "mocov3") for k in ("continued", "e2mc")]
+VIT_CPU = [*(f"cpu/vit_{m}_{k}" for m in ("dino", "mocov3") for k in ("continued", "e2mc")),
+           "cpu/vit_dinov2_e2mc"]  # fmt: skip
 ALL_RECIPES = [
     *PRETRAIN, *PRETRAIN_DALI, *LINEAR_BASES, *LINEAR, *FINETUNE_BASES, *FINETUNE, *TRANSFER,
     *CPU, *CPU_LINEAR, *VIT, *VIT_CPU,

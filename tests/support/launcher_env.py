@@ -80,6 +80,35 @@ def spy_package(root: Path) -> Path:
     return root
 
 
+STATE_SPY_SOURCE = """
+import os
+
+
+def factory():
+    import lightning.pytorch as pl
+    import torch
+
+    class StateAtTrainStart(pl.Callback):
+        def on_train_start(self, trainer, pl_module):
+            state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
+            torch.save(state, os.environ["SPY_STATE"])
+
+    return [StateAtTrainStart()] if os.environ.get("SPY_STATE") else []
+"""
+
+
+def state_spy(root: Path) -> Path:
+    """``root`` holding ``state_spy``, a third-party Lightning callback registered like any
+    (the ``lightning.pytorch.callbacks_factory`` entry point): with ``$SPY_STATE`` set, every
+    Trainer of the run saves its module's state dict there at ``on_train_start`` (after the
+    plugin initialized a pretraining run, after ``main_linear.py`` loaded the backbone)."""
+    (root / "state_spy").mkdir(parents=True, exist_ok=True)
+    (root / "state_spy" / "__init__.py").write_text(STATE_SPY_SOURCE)
+    factory = {"state_spy": "state_spy:factory"}
+    _dist_info(root, "state-spy", "0.0", {"lightning.pytorch.callbacks_factory": factory})
+    return root
+
+
 def image_folder(root: Path, classes: int, per_class: int, seed: int) -> Path:
     """``root/class<c>/<i>.png``: 32 x 32 RGB images, one base colour per class plus noise."""
     import torch

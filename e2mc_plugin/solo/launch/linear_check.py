@@ -7,7 +7,9 @@ folder, name and overrides), and refuses, before any work:
 
 - a misspelled or misplaced plugin block (``optimizer.e2mc_linear``);
 - an ``e2mc_linear`` block without the ``PluginLinearModel`` hydra callback that reads it;
-- a bad value in the block (the same parser as the plugin's LinearModel).
+- a bad value in the block (the same parser as the plugin's LinearModel);
+- a backbone other than the one the checkpoint's ``args.json`` records
+  (:mod:`~e2mc_plugin.solo.launch.linear_backbone`: the host loads with ``strict=False``).
 
 Command lines the compose API does not take (``--cfg``, ``--multirun``, sweeps, other flags) are
 left to hydra; the plugin's LinearModel checks the block again in its constructor.
@@ -15,8 +17,10 @@ left to hydra; the plugin's LinearModel checks the block again in its constructo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
+from e2mc_plugin.solo.launch.linear_backbone import probe_backbone_problem, run_args
 from e2mc_plugin.solo.recipe.linear import parse_linear_block
 from e2mc_plugin.solo.recipe.placement import misplaced_recipe_key
 from e2mc_plugin.solo.recipe.schema import LINEAR_BLOCK, ConfigError
@@ -84,7 +88,8 @@ def _has_callback(cfg: Any) -> bool:
 
 def check_linear_recipe(args: Sequence[str]) -> None:
     """:class:`ConfigError` naming the key when the composed job's ``e2mc_linear`` block would be
-    ignored or is invalid; nothing when the command line cannot be composed here."""
+    ignored or is invalid, or its backbone is not the checkpoint's; nothing when the command line
+    cannot be composed here."""
     cfg = compose_job(args)
     if cfg is None:
         return
@@ -97,6 +102,12 @@ def check_linear_recipe(args: Sequence[str]) -> None:
     problem = misplaced_recipe_key(job)
     if problem:
         raise ConfigError(problem)
+    run = run_args(job.get("pretrained_feature_extractor"))
+    if run is not None:
+        where = str(Path(job["pretrained_feature_extractor"]).parent / "args.json")
+        problem = probe_backbone_problem(job, run, where)
+        if problem:
+            raise ConfigError(problem)
     if job.get(LINEAR_BLOCK) is None:
         return
     if not _has_callback(cfg):

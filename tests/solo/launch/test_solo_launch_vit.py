@@ -14,7 +14,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
-from launcher_env import cli, host_checkout, image_folder  # noqa: E402
+from launcher_env import cli, host_checkout, image_folder, state_spy  # noqa: E402
 
 from e2mc_plugin.checkpoints import load_checkpoint  # noqa: E402
 from e2mc_plugin.testing.vit_official import DINOHead, DINOViT, randomise  # noqa: E402
@@ -24,36 +24,6 @@ from e2mc_plugin.testing.vit_releases import (  # noqa: E402
     mocov3_release,
     save,
 )
-
-SPY = """
-import os
-
-
-def factory():
-    import lightning.pytorch as pl
-    import torch
-
-    class StateAtTrainStart(pl.Callback):
-        def on_train_start(self, trainer, pl_module):
-            state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
-            torch.save(state, os.environ["SPY_STATE"])
-
-    return [StateAtTrainStart()] if os.environ.get("SPY_STATE") else []
-"""
-
-
-def _spy(root: Path) -> Path:
-    """``root`` with a package whose callback factory is registered like a third party's."""
-    (root / "state_spy").mkdir(parents=True)
-    (root / "state_spy" / "__init__.py").write_text(SPY)
-    info = root / "state_spy-0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: state-spy\nVersion: 0.0\n")
-    (info / "entry_points.txt").write_text(
-        "[lightning.pytorch.callbacks_factory]\nstate_spy = state_spy:factory\n"
-    )
-    return root
-
 
 E2MC = "+aux_losses=[{name: e2mc, beta: 1, gamma: 25, mapping: gaussian_cdf}]"
 CPU = [
@@ -73,7 +43,7 @@ def _run(recipe: str, path: str, fmt: str, tmp_path: Path, *extra: str) -> dict:
          "--config-name", recipe, f"data.train_path='{images}'",
          f"checkpoint.dir='{tmp_path / 'ckpt'}'", f"+pretrained={{path: '{path}', format: {fmt}}}",
          E2MC, *CPU, *extra],
-        cwd=tmp_path, src=src, pythonpath=[_spy(tmp_path / "spy")],
+        cwd=tmp_path, src=src, pythonpath=[state_spy(tmp_path / "spy")],
         env={"SPY_STATE": str(state)},
     )  # fmt: skip
     return torch.load(state)
