@@ -47,10 +47,15 @@ def fake_host_import(monkeypatch):
         warnings.warn(UNLISTED, UserWarning, stacklevel=1)
         return {}
 
+    def show_on_stderr(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
     monkeypatch.setattr(compat, "lightning", lambda: None)
     monkeypatch.setattr(compat, "host_methods", methods)
     with warnings.catch_warnings():  # the filters import_host adds end with the test
         warnings.simplefilter("always")
+        # as in a launcher: shown warnings reach stderr (pytest's own recorder would take them)
+        monkeypatch.setattr(warnings, "showwarning", show_on_stderr)
         yield methods
 
 
