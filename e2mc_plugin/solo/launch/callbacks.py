@@ -19,16 +19,14 @@ checkpoints and prints the checkpoint folder, the metrics file and the final met
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, List
 
 from e2mc_plugin.solo.host.picklable import picklable_subclass, rebuilding_getattr
+from e2mc_plugin.solo.launch.launched import SUMMARY_ENV, launched_command
 
 __all__ = ["SUMMARY_ENV", "factory", "make_run_summary"]
-
-SUMMARY_ENV = "E2MC_PLUGIN_RUN_SUMMARY"  # value: the command name (pretrain / linear)
 
 
 def _run_summary_class() -> type:
@@ -97,7 +95,7 @@ def factory() -> List[Any]:
 
         callbacks.append(RecipeGuard())
         callbacks += safety_callbacks()  # atomic writes, random states, stop on a signal
-    command = os.environ.get(SUMMARY_ENV)
+    command = launched_command()
     if command:
         callbacks.append(make_run_summary(command))
     return callbacks

@@ -208,7 +208,7 @@ def run(command: str, argv: Sequence[str]) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
 
-    from e2mc_plugin.solo.launch.callbacks import SUMMARY_ENV
+    from e2mc_plugin.solo.launch.launched import SUMMARY_ENV
     from e2mc_plugin.solo.launch.run_summary import Tee, knn_summary, umap_summary
     from e2mc_plugin.solo.method.wrapper import SKIP_PRETRAINED_ENV
 

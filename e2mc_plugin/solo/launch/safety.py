@@ -29,6 +29,7 @@ import sys
 from typing import Any, List, Optional, Tuple
 
 from e2mc_plugin.solo.host.picklable import picklable_subclass, rebuilding_getattr
+from e2mc_plugin.solo.launch.launched import launched_command
 
 __all__ = ["is_our_run", "safety_callbacks"]
 
@@ -36,11 +37,10 @@ _NAMES = ("AtomicCheckpoints", "RandomStates", "StopOnSignal")
 
 
 def is_our_run(pl_module: Any) -> bool:
-    """Launched by ``e2mc-plugin`` (``$E2MC_PLUGIN_RUN_SUMMARY`` set), or a wrapped method."""
-    from e2mc_plugin.solo.launch.callbacks import SUMMARY_ENV
+    """Launched by ``e2mc-plugin`` (:func:`launched_command`), or a wrapped method."""
     from e2mc_plugin.solo.method.mixin import AuxLossesMixin
 
-    return bool(os.environ.get(SUMMARY_ENV)) or isinstance(pl_module, AuxLossesMixin)
+    return launched_command() is not None or isinstance(pl_module, AuxLossesMixin)
 
 
 def _writer(trainer: Any) -> Tuple[str, Any]:
