@@ -3,7 +3,8 @@
 A loader turns the raw object read from a file into a state dict with solo-learn 1.0.6 names
 (``backbone.*``, ``projector.*``, ``predictor.*``, ``prototypes.weight_g/_v``, ``head.*``) and a
 :class:`LoadReport`. Third parties register through :func:`register_checkpoint_loader` or the
-``e2mc_plugin.checkpoint_loaders`` entry-point group (the entry point loads the loader class).
+``e2mc_plugin.checkpoint_loaders`` entry-point group (the entry point loads the loader class);
+:class:`~e2mc_plugin.checkpoints.loaders.base.RenameLoader` describes the common case as data.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
-import torch
 from torch import Tensor
 
 from e2mc_plugin.checkpoints.report import LoadReport
@@ -198,65 +198,3 @@ def loader_method_kwargs(
         return None
     loader = get_checkpoint_loader(format)
     return loader.method_kwargs(state) if loader.method == method else None
-
-
-# ---- helpers shared by the loaders ------------------------------------------------------------
-
-
-def is_tensor_dict(obj: Any) -> bool:
-    """A non-empty mapping of str -> Tensor (a bare state dict)."""
-    return (
-        isinstance(obj, Mapping)
-        and len(obj) > 0
-        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
-    )
-
-
-def unwrap(raw: Any, key: str, *, flat: bool = True) -> Tuple[Any, LoadReport]:
-    """``(state, report)``: the state dict a release nests under ``key`` (``state_dict``,
-    ``model``) and a report whose ``dropped`` lists the other top-level keys (epoch,
-    optimizer...), which a conversion drops.
-
-    Without a mapping under ``key``: ``raw`` itself when ``flat`` (a flat copy of the same
-    layout, e.g. safetensors), else None; nothing dropped.
-    """
-    if isinstance(raw, Mapping) and isinstance(raw.get(key), Mapping):
-        return raw[key], LoadReport(dropped=[k for k in raw if k != key])
-    return (raw if flat else None), LoadReport()
-
-
-def rename(
-    state: Mapping[str, Tensor],
-    rules: List[Tuple[str, Optional[str]]],
-    report: LoadReport,
-) -> Dict[str, Tensor]:
-    """Apply the first matching ``(src_prefix, dst_prefix)`` rule to every key.
-
-    ``dst_prefix=None`` drops the key. Keys matching no rule are dropped too (and reported), so a
-    loader never passes on a tensor it does not understand.
-    """
-    out: Dict[str, Tensor] = {}
-    for key, value in state.items():
-        for src, dst in rules:
-            if key.startswith(src):
-                if dst is None:
-                    report.dropped.append(key)
-                else:
-                    new = dst + key[len(src) :]
-                    out[new] = value
-                    report.mapped[key] = new
-                break
-        else:
-            report.dropped.append(key)
-    return out
-
-
-# First-level module names of torchvision ResNets (and of timm's, which use the same names).
-RESNET_MODULES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
-
-
-def looks_like_resnet(keys: List[str]) -> bool:
-    """Keys of a torchvision-named ResNet (optionally with ``fc.*``), nothing else."""
-    if not keys or not any(k.startswith("layer4.") for k in keys):
-        return False
-    return all(k.startswith(RESNET_MODULES + ("fc.",)) for k in keys)

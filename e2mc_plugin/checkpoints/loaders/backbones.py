@@ -2,37 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any, List, Mapping
 
 from torch import Tensor
 
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    looks_like_resnet,
-    register_checkpoint_loader,
-    rename,
-)
-from e2mc_plugin.checkpoints.report import LoadReport
+from e2mc_plugin.checkpoints.loaders.base import RenameLoader
+from e2mc_plugin.checkpoints.registry import register_checkpoint_loader
+
+# First-level module names of torchvision ResNets (and of timm's, which use the same names).
+RESNET_MODULES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
+
+
+def looks_like_resnet(keys: List[str]) -> bool:
+    """Keys of a torchvision-named ResNet (optionally with ``fc.*``), nothing else."""
+    if not keys or not any(k.startswith("layer4.") for k in keys):
+        return False
+    return all(k.startswith(RESNET_MODULES + ("fc.",)) for k in keys)
+
+
+class BareResNet(RenameLoader):
+    """A bare state dict in torchvision ResNet names, with its ``fc`` (dropped) when
+    :attr:`with_fc`, else without: the layout of every ResNet backbone release."""
+
+    with_fc = True
+    rules = (("fc.", None), ("", "backbone."))
+
+    def accepts(self, state: Mapping[str, Tensor]) -> bool:
+        has_fc = any(k.startswith("fc.") for k in state)
+        return looks_like_resnet(list(state)) and has_fc == self.with_fc
 
 
 @register_checkpoint_loader("torchvision")
-class TorchvisionResNet(CheckpointLoader):
+class TorchvisionResNet(BareResNet):
     """A torchvision ResNet ``state_dict()`` (with its ImageNet ``fc``, which is dropped)."""
 
     layout = "torchvision ResNet state dict with fc (hub cache: <arch>-<hash>.pth)"
     file_names = ("resnet*-*.pth", "wide_resnet*-*.pth")
-
-    def detect(self, raw: Any) -> bool:
-        return (
-            is_tensor_dict(raw)
-            and looks_like_resnet(list(raw))
-            and any(k.startswith("fc.") for k in raw)
-        )
-
-    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        report = LoadReport()
-        return rename(raw, [("fc.", None), ("", "backbone.")], report), report
 
 
 # Leading names of timm architectures that solo-learn builds (ViT, Swin, ConvNeXt, PoolFormer).
@@ -42,7 +47,7 @@ _TIMM_HEADS = ("head.weight", "head.bias", "head.fc.", "fc.", "classifier.")
 
 
 @register_checkpoint_loader("timm")
-class Timm(CheckpointLoader):
+class Timm(RenameLoader):
     """A bare ``state_dict()`` of a timm-built backbone; its classification head is dropped.
 
     Detected only by architecture signatures (``patch_embed.``, ``stem.``...): a timm ResNet has
@@ -50,18 +55,12 @@ class Timm(CheckpointLoader):
     """
 
     layout = "timm backbone state dict (patch_embed / stem / stages names)"
+    rules = tuple((h, None) for h in _TIMM_HEADS) + (("", "backbone."),)
 
-    def detect(self, raw: Any) -> bool:
-        return (
-            is_tensor_dict(raw)
-            and not looks_like_resnet(list(raw))
-            and any(k.startswith(_TIMM_SIGNATURES) for k in raw)
+    def accepts(self, state: Mapping[str, Tensor]) -> bool:
+        return not looks_like_resnet(list(state)) and any(
+            k.startswith(_TIMM_SIGNATURES) for k in state
         )
-
-    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        report = LoadReport()
-        rules = [(h, None) for h in _TIMM_HEADS] + [("", "backbone.")]
-        return rename(raw, rules, report), report
 
     def architecture(self, raw: Any, path: str) -> Any:
         """A ViT's geometry; its head count is not in a timm state dict (unknown, said so)."""

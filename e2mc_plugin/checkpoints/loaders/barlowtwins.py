@@ -21,34 +21,23 @@ running statistics are dropped (solo's ``barlow_loss_func`` normalises with a fr
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping
 
 from torch import Tensor
 
 from e2mc_plugin.checkpoints.absent import add_zero_bias
+from e2mc_plugin.checkpoints.loaders.base import RenameLoader
 from e2mc_plugin.checkpoints.loaders.vicreg import VICRegBackbone
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-    rename,
-    unwrap,
-)
+from e2mc_plugin.checkpoints.registry import register_checkpoint_loader
 from e2mc_plugin.checkpoints.report import LoadReport
 
-
-def barlow_method_kwargs(state: Mapping[str, Tensor]) -> Dict[str, Any]:
-    """solo-learn ``barlow_twins`` kwargs: the official 8192-8192-8192 projector (or the widths
-    in ``state``), ``lamb`` = ``--lambd`` 0.0051 and ``scale_loss`` 1.0 (the official loss has
-    no scale: on-diagonal + lambd * off-diagonal of the global-batch cross-correlation)."""
-    kwargs: Dict[str, Any] = {
-        "proj_hidden_dim": 8192, "proj_output_dim": 8192, "lamb": 0.0051, "scale_loss": 1.0,
-    }  # fmt: skip
-    if "projector.0.weight" in state:
-        kwargs["proj_hidden_dim"] = int(state["projector.0.weight"].shape[0])
-    if "projector.6.weight" in state:
-        kwargs["proj_output_dim"] = int(state["projector.6.weight"].shape[0])
-    return kwargs
+#: solo-learn ``barlow_twins`` kwargs: the official 8192-8192-8192 projector (or the widths in the
+#: file), ``lamb`` = ``--lambd`` 0.0051 and ``scale_loss`` 1.0 (the official loss has no scale:
+#: on-diagonal + lambd * off-diagonal of the global-batch cross-correlation)
+BARLOW_KWARGS: Mapping[str, Any] = {
+    "proj_hidden_dim": 8192, "proj_output_dim": 8192, "lamb": 0.0051, "scale_loss": 1.0,
+}  # fmt: skip
+BARLOW_WIDTHS = {"proj_hidden_dim": "projector.0.weight", "proj_output_dim": "projector.6.weight"}
 
 
 @register_checkpoint_loader("barlowtwins_backbone")
@@ -59,13 +48,12 @@ class BarlowTwinsBackbone(VICRegBackbone):
     layout = "Barlow Twins ResNet backbone (facebookresearch/barlowtwins): bare ResNet, no fc"
     file_names = ("resnet50.pth",)
     same_layout_as = "vicreg_backbone"
-
-    def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
-        return barlow_method_kwargs(state)
+    kwarg_defaults = BARLOW_KWARGS
+    widths = BARLOW_WIDTHS
 
 
 @register_checkpoint_loader("barlowtwins_full")
-class BarlowTwinsFull(CheckpointLoader):
+class BarlowTwinsFull(RenameLoader):
     """``checkpoint.pth``: backbone, bias-free projector and the embedding BatchNorm."""
 
     method = "barlow_twins"
@@ -77,28 +65,24 @@ class BarlowTwinsFull(CheckpointLoader):
     # vicreg_full also accepts {"model": {module.backbone.*, ...}}; module.bn and the bias-free
     # projector make this layout the more specific reading.
     refines = ("vicreg_full",)
+    container = "model"  # the release nests it; a safetensors copy is flat
+    marker = "module.backbone."
+    rules = (
+        ("module.backbone.", "backbone."),
+        ("module.projector.", "projector."),
+        ("module.bn.", None),
+    )
+    kwarg_defaults = BARLOW_KWARGS
+    widths = BARLOW_WIDTHS
 
-    def detect(self, raw: Any) -> bool:
-        state, _ = unwrap(raw, "model")  # the release nests it; a safetensors copy is flat
+    def accepts(self, state: Mapping[str, Tensor]) -> bool:
         return (
-            is_tensor_dict(state)
-            and any(k.startswith("module.backbone.") for k in state)
+            super().accepts(state)
             and "module.bn.running_var" in state
             and "module.projector.0.bias" not in state
         )
 
-    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state, report = unwrap(raw, "model")
-        rules = [
-            ("module.backbone.", "backbone."),
-            ("module.projector.", "projector."),
-            ("module.bn.", None),
-        ]
-        out = rename(state, rules, report)
-        for key, weight in list(out.items()):
+    def complete(self, state: Dict[str, Tensor], report: LoadReport) -> None:
+        for key, weight in list(state.items()):
             if key.startswith("projector.") and key.endswith(".weight") and weight.dim() == 2:
-                add_zero_bias(out, key, report)
-        return out, report
-
-    def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
-        return barlow_method_kwargs(state)
+                add_zero_bias(state, key, report)

@@ -24,13 +24,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from torch import Tensor
 
+from e2mc_plugin.checkpoints.loaders.base import is_tensor_dict, rename
 from e2mc_plugin.checkpoints.loaders.vicreg import VICRegBackbone
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-    rename,
-)
+from e2mc_plugin.checkpoints.registry import CheckpointLoader, register_checkpoint_loader
 from e2mc_plugin.checkpoints.report import LoadReport
 
 
@@ -118,3 +114,10 @@ def dino_method_kwargs(state: Mapping[str, Tensor]) -> Dict[str, Any]:
     if "head.last_layer.weight_v" in state:
         kwargs["num_prototypes"] = int(state["head.last_layer.weight_v"].shape[0])
     return kwargs
+
+
+def dino_vit_method_kwargs(state: Mapping[str, Tensor]) -> Dict[str, Any]:
+    """:func:`dino_method_kwargs` of the DINO-family ViT releases (DINO, iBOT, DINOv2): the DINO
+    README's ViT-S/16 command ("Boosting DINO performance") sets ``--norm_last_layer false`` and
+    ``--teacher_temp 0.07``."""
+    return {**dino_method_kwargs(state), "norm_last_layer": False, "teacher_temperature": 0.07}

@@ -24,14 +24,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from torch import Tensor
 
-from e2mc_plugin.checkpoints.loaders.dino import DINOFull, dino_method_kwargs
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-    rename,
-)
-from e2mc_plugin.checkpoints.report import LoadReport
+from e2mc_plugin.checkpoints.loaders.base import RenameLoader
+from e2mc_plugin.checkpoints.loaders.dino import DINOFull, dino_vit_method_kwargs
+from e2mc_plugin.checkpoints.registry import register_checkpoint_loader
 from e2mc_plugin.checkpoints.vit.layout import file_base, geometry, looks_like_vit, square_grid
 from e2mc_plugin.checkpoints.vit.release import ViTRelease, arch_heads
 
@@ -63,7 +58,7 @@ def arch_from_file_name(path: str) -> Tuple[Optional[str], str]:
 
 
 @register_checkpoint_loader("dino_vit_backbone")
-class DINOViTBackbone(CheckpointLoader):
+class DINOViTBackbone(RenameLoader):
     """``dino_deitsmall16_pretrain.pth`` & co.: the teacher ViT in DINO's (= timm's) names."""
 
     method = "dino"
@@ -74,26 +69,22 @@ class DINOViTBackbone(CheckpointLoader):
         "dino_vitbase*.safetensors",
     )  # fmt: skip
     same_layout_as = "timm"
+    rules = (("head.", None), ("", "backbone."))
 
-    def detect(self, raw: Any) -> bool:
+    def accepts(self, state: Mapping[str, Tensor]) -> bool:
         return (
-            is_tensor_dict(raw)
-            and looks_like_vit(raw)
-            and "mask_token" not in raw
-            and "blocks.0.ls1.gamma" not in raw
-            and not any(k.startswith("head.") for k in raw)  # hubconf: num_classes=0
+            looks_like_vit(state)
+            and "mask_token" not in state
+            and "blocks.0.ls1.gamma" not in state
+            and not any(k.startswith("head.") for k in state)  # hubconf: num_classes=0
         )
-
-    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        report = LoadReport()
-        return rename(raw, [("head.", None), ("", "backbone.")], report), report
 
     def architecture(self, raw: Any, path: str) -> ViTRelease:
         arch, source = arch_from_file_name(path)
         return dino_vit_release(raw, "", arch, source)
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
-        return {**dino_method_kwargs(state), "norm_last_layer": False, "teacher_temperature": 0.07}
+        return dino_vit_method_kwargs(state)
 
 
 def _args(raw: Any) -> Dict[str, Any]:
@@ -136,6 +127,5 @@ class DINOViTFull(DINOFull):
         return dino_vit_release(student, prefix, arch, source)
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
-        # the README's ViT-S/16 command ("Boosting DINO performance"): --norm_last_layer false,
-        # --teacher_temp 0.07; the file's args record the run's own values
-        return {**dino_method_kwargs(state), "norm_last_layer": False, "teacher_temperature": 0.07}
+        # the README's command, not the file's args (which record the run's own values)
+        return dino_vit_method_kwargs(state)

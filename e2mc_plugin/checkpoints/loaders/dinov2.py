@@ -24,16 +24,13 @@ solo-learn's ViTs are timm's, which builds this architecture from ``backbone.kwa
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional
 
 from torch import Tensor
 
-from e2mc_plugin.checkpoints.loaders.dino import dino_method_kwargs
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-)
+from e2mc_plugin.checkpoints.loaders.base import RenameLoader
+from e2mc_plugin.checkpoints.loaders.dino import dino_vit_method_kwargs
+from e2mc_plugin.checkpoints.registry import register_checkpoint_loader
 from e2mc_plugin.checkpoints.report import LoadReport
 from e2mc_plugin.checkpoints.vit.layout import file_base, geometry, looks_like_vit, square_grid
 from e2mc_plugin.checkpoints.vit.release import ViTRelease, arch_heads
@@ -60,7 +57,7 @@ def fold_registers(
 
 
 @register_checkpoint_loader("dinov2_backbone")
-class DINOv2Backbone(CheckpointLoader):
+class DINOv2Backbone(RenameLoader):
     """A DINOv2 torch.hub backbone file (with or without registers)."""
 
     method = "dino"
@@ -70,29 +67,19 @@ class DINOv2Backbone(CheckpointLoader):
     )
     file_names = ("dinov2_vit*14_pretrain.pth", "dinov2_vit*14_reg*_pretrain.pth")
     refines = ("timm",)
+    rules = (
+        ("mask_token", None),
+        ("register_tokens", "backbone.reg_token"),
+        ("", "backbone."),
+    )
 
-    def detect(self, raw: Any) -> bool:
-        return (
-            is_tensor_dict(raw)
-            and looks_like_vit(raw)
-            and "mask_token" in raw
-            and "blocks.0.ls1.gamma" in raw
-        )
+    def accepts(self, state: Mapping[str, Tensor]) -> bool:
+        return looks_like_vit(state) and "mask_token" in state and "blocks.0.ls1.gamma" in state
 
-    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        report = LoadReport()
-        out: Dict[str, Tensor] = {}
-        for key, value in raw.items():
-            if key == "mask_token":
-                report.dropped.append(key)
-                continue
-            new = "backbone." + ("reg_token" if key == "register_tokens" else key)
-            out[new] = value
-            report.mapped[key] = new
+    def complete(self, state: Dict[str, Tensor], report: LoadReport) -> None:
         report.notes.append("mask_token (masked-image modelling) dropped: no solo ViT uses it")
-        if "register_tokens" in raw:
-            fold_registers(out, report, {"cls_token": "cls_token", "pos_embed": "pos_embed"})
-        return out, report
+        if "backbone.reg_token" in state:
+            fold_registers(state, report, {"cls_token": "cls_token", "pos_embed": "pos_embed"})
 
     def architecture(self, raw: Any, path: str) -> ViTRelease:
         match = _FILE.search(file_base(path))
@@ -110,4 +97,4 @@ class DINOv2Backbone(CheckpointLoader):
         )  # fmt: skip
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
-        return {**dino_method_kwargs(state), "norm_last_layer": False, "teacher_temperature": 0.07}
+        return dino_vit_method_kwargs(state)

@@ -32,13 +32,10 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import torch
 from torch import Tensor
 
-from e2mc_plugin.checkpoints.loaders.dino import dino_method_kwargs
+from e2mc_plugin.checkpoints.loaders.base import is_tensor_dict
+from e2mc_plugin.checkpoints.loaders.dino import dino_vit_method_kwargs
 from e2mc_plugin.checkpoints.loaders.dinov2 import fold_registers
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-)
+from e2mc_plugin.checkpoints.registry import CheckpointLoader, register_checkpoint_loader
 from e2mc_plugin.checkpoints.report import LoadReport
 from e2mc_plugin.checkpoints.vit.layout import square_grid
 from e2mc_plugin.checkpoints.vit.release import ViTRelease, arch_heads
@@ -126,7 +123,7 @@ class _HFLoader(CheckpointLoader):
         return out, report
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
-        return {**dino_method_kwargs(state), "norm_last_layer": False, "teacher_temperature": 0.07}
+        return dino_vit_method_kwargs(state)
 
     def architecture(self, raw: Any, path: str) -> ViTRelease:
         prefix = _prefix(raw)

@@ -17,20 +17,17 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from torch import Tensor
 
-from e2mc_plugin.checkpoints.loaders.dino import dino_method_kwargs
+from e2mc_plugin.checkpoints.loaders.base import RenameLoader
+from e2mc_plugin.checkpoints.loaders.dino import dino_vit_method_kwargs
 from e2mc_plugin.checkpoints.loaders.dino_vit import dino_vit_release
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-)
+from e2mc_plugin.checkpoints.registry import register_checkpoint_loader
 from e2mc_plugin.checkpoints.report import LoadReport
 from e2mc_plugin.checkpoints.vit.layout import file_base, looks_like_vit
 from e2mc_plugin.checkpoints.vit.release import ViTRelease
 
 
 @register_checkpoint_loader("ibot_backbone")
-class IBOTBackbone(CheckpointLoader):
+class IBOTBackbone(RenameLoader):
     """``{"state_dict": <ViT>}`` of ``extract_backbone_weights.py`` (teacher or student)."""
 
     method = "dino"
@@ -39,24 +36,26 @@ class IBOTBackbone(CheckpointLoader):
         "state dict}"
     )
     file_names = ("checkpoint_teacher.pth", "checkpoint_student.pth")
+    container = "state_dict"
+    flat = False
 
-    def detect(self, raw: Any) -> bool:
-        state = raw.get("state_dict") if isinstance(raw, Mapping) else None
-        return is_tensor_dict(state) and looks_like_vit(state)
+    def accepts(self, state: Mapping[str, Tensor]) -> bool:
+        return looks_like_vit(state)
 
     def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        report = LoadReport(dropped=[k for k in raw if k != "state_dict"])
+        state, report = self.state(raw)
         out: Dict[str, Tensor] = {}
-        for key, value in raw["state_dict"].items():
+        for key, value in state.items():
             if key == "masked_embed" or key.startswith("head."):
                 report.dropped.append(key)
                 continue
+            # LayerScale: iBOT's gamma_1 / gamma_2 are timm's ls1.gamma / ls2.gamma
             new = "backbone." + key.replace(".gamma_1", ".ls1.gamma").replace(
                 ".gamma_2", ".ls2.gamma"
             )
             out[new] = value
             report.mapped[key] = new
-        if "masked_embed" in raw["state_dict"]:
+        if "masked_embed" in state:
             report.notes.append("masked_embed (iBOT's masked-image-modelling token) dropped")
         return out, report
 
@@ -65,4 +64,4 @@ class IBOTBackbone(CheckpointLoader):
         return dino_vit_release(raw["state_dict"], "", None, source, family="iBOT")
 
     def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
-        return {**dino_method_kwargs(state), "norm_last_layer": False, "teacher_temperature": 0.07}
+        return dino_vit_method_kwargs(state)

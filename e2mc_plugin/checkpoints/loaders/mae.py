@@ -15,16 +15,12 @@ present, is dropped and reported.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping
 
 from torch import Tensor
 
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-    rename,
-)
+from e2mc_plugin.checkpoints.loaders.base import RenameLoader
+from e2mc_plugin.checkpoints.registry import register_checkpoint_loader
 from e2mc_plugin.checkpoints.report import LoadReport
 from e2mc_plugin.checkpoints.vit.layout import file_base, geometry, looks_like_vit, square_grid
 from e2mc_plugin.checkpoints.vit.release import ViTRelease, arch_heads
@@ -33,25 +29,23 @@ _FILE = re.compile(r"mae_pretrain_vit_(base|large|huge)\.pth$")
 
 
 @register_checkpoint_loader("mae_encoder")
-class MAEEncoder(CheckpointLoader):
+class MAEEncoder(RenameLoader):
     """``{"model": <encoder>}`` of the MAE releases: backbone only."""
 
     layout = "MAE ViT encoder (facebookresearch/mae): {'model': bare ViT encoder}, no heads"
     file_names = ("mae_pretrain_vit_*.pth",)
+    container = "model"
+    flat = False
+    rules = (("decoder", None), ("mask_token", None), ("head.", None), ("", "backbone."))
 
-    def detect(self, raw: Any) -> bool:
-        state = raw.get("model") if isinstance(raw, Mapping) else None
-        return is_tensor_dict(state) and looks_like_vit(state)
+    def accepts(self, state: Mapping[str, Tensor]) -> bool:
+        return looks_like_vit(state)
 
-    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        report = LoadReport(dropped=[k for k in raw if k != "model"])
-        rules = [("decoder", None), ("mask_token", None), ("head.", None), ("", "backbone.")]
-        out = rename(raw["model"], rules, report)
+    def complete(self, state: Dict[str, Tensor], report: LoadReport) -> None:
         report.notes.append(
             "MAE releases hold the encoder only: the method's projector and other heads are "
             "absent in the file (they stay as built; load with scope: backbone)"
         )
-        return out, report
 
     def architecture(self, raw: Any, path: str) -> ViTRelease:
         state: Mapping[str, Tensor] = raw["model"]

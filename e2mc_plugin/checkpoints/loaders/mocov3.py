@@ -18,30 +18,24 @@ projector, the momentum encoder gives ``momentum_backbone`` / ``momentum_project
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple
+from e2mc_plugin.checkpoints.loaders.base import RenameLoader, Rules
+from e2mc_plugin.checkpoints.registry import register_checkpoint_loader
 
-from torch import Tensor
 
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-    rename,
-    unwrap,
-)
-from e2mc_plugin.checkpoints.report import LoadReport
-
-_RULES = [
-    ("module.base_encoder.fc.", "projector."),  # before the general encoder rule
-    ("module.base_encoder.", "backbone."),
-    ("module.momentum_encoder.fc.", "momentum_projector."),
-    ("module.momentum_encoder.", "momentum_backbone."),
-    ("module.predictor.", "predictor."),
-]
+def moco_rules(projector: str) -> Rules:
+    """``MoCo``'s names -> solo-learn's: the encoders' ``projector`` module (the ResNet's ``fc``,
+    the ViT's ``head``) is the projector, the momentum encoder the momentum networks."""
+    return (
+        (f"module.base_encoder.{projector}.", "projector."),  # before the general encoder rule
+        ("module.base_encoder.", "backbone."),
+        (f"module.momentum_encoder.{projector}.", "momentum_projector."),
+        ("module.momentum_encoder.", "momentum_backbone."),
+        ("module.predictor.", "predictor."),
+    )
 
 
 @register_checkpoint_loader("mocov3_official")
-class MoCoV3Official(CheckpointLoader):
+class MoCoV3Official(RenameLoader):
     """MoCo v3 ResNet: base encoder + projector, momentum encoder + projector, predictor."""
 
     method = "mocov3"
@@ -50,28 +44,17 @@ class MoCoV3Official(CheckpointLoader):
         "module.momentum_encoder.*, module.predictor.*"
     )
     file_names = ("r-50-*ep.pth.tar", "checkpoint_*.pth.tar")
-
-    def detect(self, raw: Any) -> bool:
-        state, _ = unwrap(raw, "state_dict")  # the release nests it; a safetensors copy is flat
-        return is_tensor_dict(state) and any(k.startswith("module.base_encoder.") for k in state)
-
-    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state, report = unwrap(raw, "state_dict")
-        return rename(state, _RULES, report), report
-
-    def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
-        """Widths from the tensors; temperature 1.0 is ``main_moco.py``'s ``--moco-t`` default,
-        which the ResNet-50 recipes of ``CONFIG.md`` keep."""
-        kwargs: Dict[str, Any] = {
-            "proj_hidden_dim": 4096, "proj_output_dim": 256, "pred_hidden_dim": 4096,
-            "temperature": 1.0,
-        }  # fmt: skip
-        widths = {
-            "proj_hidden_dim": "projector.0.weight",
-            "proj_output_dim": "projector.3.weight",
-            "pred_hidden_dim": "predictor.0.weight",
-        }
-        for name, key in widths.items():
-            if key in state:
-                kwargs[name] = int(state[key].shape[0])
-        return kwargs
+    container = "state_dict"  # the release nests it; a safetensors copy is flat
+    marker = "module.base_encoder."
+    rules = moco_rules("fc")
+    # widths from the tensors; temperature 1.0 is main_moco.py's --moco-t default, which the
+    # ResNet-50 recipes of CONFIG.md keep
+    kwarg_defaults = {
+        "proj_hidden_dim": 4096, "proj_output_dim": 256, "pred_hidden_dim": 4096,
+        "temperature": 1.0,
+    }  # fmt: skip
+    widths = {
+        "proj_hidden_dim": "projector.0.weight",
+        "proj_output_dim": "projector.3.weight",  # _build_mlp(2, ...): Linear, BN, ReLU, Linear
+        "pred_hidden_dim": "predictor.0.weight",
+    }

@@ -22,54 +22,41 @@ method builds timm's 6-head ``vit_small``: refused (:mod:`~e2mc_plugin.checkpoin
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Mapping
 
 from torch import Tensor
 
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-    rename,
-    unwrap,
-)
-from e2mc_plugin.checkpoints.report import LoadReport
+from e2mc_plugin.checkpoints.loaders.mocov3 import MoCoV3Official, moco_rules
+from e2mc_plugin.checkpoints.registry import register_checkpoint_loader
 from e2mc_plugin.checkpoints.vit.layout import file_base, geometry, looks_like_vit, square_grid
 from e2mc_plugin.checkpoints.vit.release import ViTRelease, arch_heads
 
-_RULES = [
-    ("module.base_encoder.head.", "projector."),  # before the general encoder rule
-    ("module.base_encoder.", "backbone."),
-    ("module.momentum_encoder.head.", "momentum_projector."),
-    ("module.momentum_encoder.", "momentum_backbone."),
-    ("module.predictor.", "predictor."),
-]
 _FILE = re.compile(r"vit-([sbl])-\d+ep\.pth\.tar$")
 _LETTER = {"s": "vit_small", "b": "vit_base", "l": "vit_large"}
 
 
 @register_checkpoint_loader("mocov3_vit")
-class MoCoV3ViT(CheckpointLoader):
-    """MoCo v3 ViT: encoders whose ``head`` is the projector, momentum encoder, predictor."""
+class MoCoV3ViT(MoCoV3Official):
+    """MoCo v3 ViT: encoders whose ``head`` is the projector, momentum encoder, predictor (the
+    ResNet release's container and names, ``head`` for ``fc``)."""
 
-    method = "mocov3"
     layout = (
         "MoCo v3 ViT (facebookresearch/moco-v3): module.base_encoder.{blocks,...,head = "
         "projector}.*, module.momentum_encoder.*, module.predictor.*; 12 heads, sin-cos table"
     )
     file_names = ("vit-s-300ep.pth.tar", "vit-b-300ep.pth.tar", "vit-*ep.pth.tar")
     refines = ("mocov3_official",)
+    rules = moco_rules("head")
+    # temperature 0.2 is CONFIG.md's --moco-t=.2 of both ViT releases
+    kwarg_defaults = {**MoCoV3Official.kwarg_defaults, "temperature": 0.2}
+    # _build_mlp(3, ...): the projector's last Linear is layer 6
+    widths = {**MoCoV3Official.widths, "proj_output_dim": "projector.6.weight"}
 
-    def detect(self, raw: Any) -> bool:
-        state, _ = unwrap(raw, "state_dict")
-        return is_tensor_dict(state) and looks_like_vit(state, "module.base_encoder.")
-
-    def convert(self, raw: Any) -> Tuple[Dict[str, Tensor], LoadReport]:
-        state, report = unwrap(raw, "state_dict")
-        return rename(state, _RULES, report), report
+    def accepts(self, state: Mapping[str, Tensor]) -> bool:
+        return looks_like_vit(state, "module.base_encoder.")
 
     def architecture(self, raw: Any, path: str) -> ViTRelease:
-        state, _ = unwrap(raw, "state_dict")
+        state, _ = self.state(raw)
         arch = raw.get("arch") if isinstance(raw, Mapping) else None
         source = f"arch {arch!r} in the file"
         if not isinstance(arch, str):
@@ -83,19 +70,3 @@ class MoCoV3ViT(CheckpointLoader):
             patch_size=geo["patch_size"], num_heads=heads, heads_from=heads_from,
             pos_embed="sin-cos", grid=square_grid(geo["rows"] - 1), resample=None,
         )  # fmt: skip
-
-    def method_kwargs(self, state: Mapping[str, Tensor]) -> Optional[Dict[str, Any]]:
-        """Widths from the tensors; temperature 0.2 is CONFIG.md's ``--moco-t=.2`` of both ViT
-        releases."""
-        kwargs: Dict[str, Any] = {
-            "proj_hidden_dim": 4096, "proj_output_dim": 256, "pred_hidden_dim": 4096,
-            "temperature": 0.2,
-        }  # fmt: skip
-        for name, key in (
-            ("proj_hidden_dim", "projector.0.weight"),
-            ("proj_output_dim", "projector.6.weight"),
-            ("pred_hidden_dim", "predictor.0.weight"),
-        ):
-            if key in state:
-                kwargs[name] = int(state[key].shape[0])
-        return kwargs

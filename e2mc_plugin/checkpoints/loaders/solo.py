@@ -9,13 +9,8 @@ from torch import Tensor
 
 from e2mc_plugin.backbone_names import BACKBONE, LEGACY_BACKBONE, attr_of, renames
 from e2mc_plugin.checkpoints.absent import ABSENT_RECORD_KEY, recorded_absent
-from e2mc_plugin.checkpoints.registry import (
-    CheckpointLoader,
-    is_tensor_dict,
-    register_checkpoint_loader,
-    rename,
-    unwrap,
-)
+from e2mc_plugin.checkpoints.loaders.base import is_tensor_dict, rename, unwrap
+from e2mc_plugin.checkpoints.registry import CheckpointLoader, register_checkpoint_loader
 from e2mc_plugin.checkpoints.report import LoadReport
 
 # Not carried into continued pretraining: the online classifiers (trained for the source
