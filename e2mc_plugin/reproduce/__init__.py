@@ -10,8 +10,10 @@
     cost.py        GPU-hours and disk of a stage (params.py: parameter counts)
     show_plan.py   --plan: stages, commands, GPU-hours, disk
     markers.py     a stage's folder, result.json and DONE marker (resume, never overwrite)
+    continuation.py  the checkpoint a pretraining stage's next attempt goes on from
     results.py     what a finished launcher call left, read into the stage's result
-    runner.py      run the stages not done, each as a subprocess; failures say how to rerun
+    runner.py      run the stages not done, each as a subprocess; SIGTERM forwarded to the
+                   launcher; failures say how to rerun
     seeding.py     the hydra callback that seeds probes (main_linear.py does not)
     compare.py     ours vs the paper per cell, within 2 standard errors; criterion - continued
     render.py      Markdown and CSV as the paper prints it;  plot.py: deltas.png

@@ -15,7 +15,7 @@ Probes are seeded: solo-learn's ``main_linear.py`` records ``seed`` but never ca
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 from e2mc_plugin.reproduce.plan import ATTEMPT, Arg, Inputs, Part, Ref, Settings, Stage
 from e2mc_plugin.reproduce.recipes import recipe_facts
@@ -23,13 +23,18 @@ from e2mc_plugin.reproduce.rows import COLUMNS, Row
 
 __all__ = [
     "SEED_CALLBACK",
+    "SMOKE_PRETRAIN_EPOCHS",
     "convert_stage",
     "probe_stage",
     "pretrain_stage",
+    "resume_override",
     "subset_stage",
     "voc07_stage",
 ]
 
+#: ``--smoke`` pretraining epochs (the CPU recipes say 1): a stage stopped after the first
+#: epoch's checkpoint has an epoch left to go on with
+SMOKE_PRETRAIN_EPOCHS = 2
 SEED_CALLBACK = "+hydra.callbacks.e2mc_seed._target_=e2mc_plugin.reproduce.seeding.SeedEverything"
 
 
@@ -67,6 +72,48 @@ def _launcher_runtime(settings: Settings, recipe: str) -> Tuple[str, ...]:
     if settings.solo_src is not None:
         out = ("--solo-src", str(settings.solo_src), *out)
     return out
+
+
+def _launcher_stage(
+    command: str,
+    recipe: str,
+    overrides: Sequence["Arg | str"],
+    run_seed: int,
+    settings: Settings,
+    *,
+    after: Sequence[str] = (),
+    **stage: Any,
+) -> Stage:
+    """A hydra launcher call (``e2mc-plugin pretrain|linear``)::
+
+        e2mc-plugin COMMAND [--cpu] --config-name RECIPE OVERRIDES... \\
+            checkpoint.dir='<attempt>/ckpt' ++seed=RUN_SEED AFTER...
+
+    then, outside the identity, the devices and the batch split keeping the recipe's global
+    batch; ``stage``: the other :class:`Stage` fields (id, kind, title...)."""
+    args = _args(
+        command,
+        *(["--cpu"] if settings.smoke else []),
+        "--config-name",
+        recipe,
+        *overrides,
+        _hydra("checkpoint.dir", ATTEMPT, "/ckpt"),
+        f"++seed={run_seed}",
+        *after,
+    )
+    return Stage(
+        program="e2mc-plugin",
+        args=args,
+        runtime_args=_launcher_runtime(settings, recipe),
+        recipe=recipe,
+        **stage,
+    )
+
+
+def resume_override(checkpoint: Path) -> str:
+    """``++resume_from_checkpoint='PATH'``: a pretraining run goes on from ``checkpoint``
+    (solo's ``main_pretrain.py`` passes it to ``trainer.fit(ckpt_path=...)``)."""
+    return f"++resume_from_checkpoint='{_check_quotable(checkpoint)}'"
 
 
 def convert_stage(row: Row, inputs: Inputs) -> Stage:
@@ -113,25 +160,19 @@ def pretrain_stage(row: Row, model: str, inputs: Inputs, settings: Settings) -> 
         pretrained = Arg.of(f"pretrained={spec}")
     else:
         pretrained = _hydra("pretrained.path", ckpt)
-    args = _args(
+    overrides = [_hydra("data.train_path", _check_quotable(inputs.imagenet / "train")), pretrained]
+    if smoke:  # an epoch-end checkpoint before the last: what a stopped stage goes on from
+        overrides.append(f"max_epochs={SMOKE_PRETRAIN_EPOCHS}")
+    return _launcher_stage(
         "pretrain",
-        *(["--cpu"] if smoke else []),
-        "--config-name",
         recipe,
-        _hydra("data.train_path", _check_quotable(inputs.imagenet / "train")),
-        pretrained,
-        _hydra("checkpoint.dir", ATTEMPT, "/ckpt"),
-        f"++seed={settings.seeds[0]}",
-    )
-    return Stage(
+        overrides,
+        settings.seeds[0],
+        settings,
         id=f"pretrain-{model}",
         kind="pretrain",
         title=f"continued pretraining: {model}",
-        program="e2mc-plugin",
-        args=args,
-        runtime_args=_launcher_runtime(settings, recipe),
         model=model,
-        recipe=recipe,
     )
 
 
@@ -151,20 +192,12 @@ def probe_stage(
 ) -> Stage:
     """A linear probe, semi-supervised fine-tuning or the iNat18 probe (``e2mc-plugin linear``)."""
     evaluation = COLUMNS[column]
-    recipe = evaluation.recipe(row.method, settings.smoke)
     train, val = _probe_data(evaluation.kind, evaluation.labels, inputs)
-    args = _args(
-        "linear",
-        *(["--cpu"] if settings.smoke else []),
-        "--config-name",
-        recipe,
+    overrides = (
         f"pretrain_method={row.method}",
         _hydra("pretrained_feature_extractor", model_checkpoint(model)),
         train,
         val,
-        _hydra("checkpoint.dir", ATTEMPT, "/ckpt"),
-        f"++seed={seed}",
-        SEED_CALLBACK,
     )
     what = {
         "linear": "linear probe",
@@ -172,17 +205,19 @@ def probe_stage(
         "inat18": "iNat18 linear probe",
     }[evaluation.kind]
     share = "" if evaluation.kind == "inat18" else f", {evaluation.labels}% labels"
-    return Stage(
+    return _launcher_stage(
+        "linear",
+        evaluation.recipe(row.method, settings.smoke),
+        overrides,
+        seed,
+        settings,
         id=stage_id(column, model, seed),
         kind=evaluation.kind,
         title=f"{what}{share}: {model}, seed {seed}",
-        program="e2mc-plugin",
-        args=args,
-        runtime_args=_launcher_runtime(settings, recipe),
         model=model,
         column=column,
         seed=seed,
-        recipe=recipe,
+        after=(SEED_CALLBACK,),
         labels=evaluation.labels,
     )
 

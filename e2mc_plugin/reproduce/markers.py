@@ -2,8 +2,10 @@
 
 Layout under ``--out``::
 
-    stages/<stage id>/attempt-<k>/   what attempt k's command wrote (checkpoints, log.txt,
-                                     command.json); a new attempt never reuses a folder
+    stages/<stage id>/attempt-<k>/   what attempt k's command wrote (checkpoints, log.txt);
+                                     a new attempt never reuses a folder
+    .../attempt-<k>/command.json     its command, the stage's identity when it ran, and the
+                                     checkpoint it went on from (pretraining)
     stages/<stage id>/result.json    the stage's result (checkpoint path, top-1, mAP...)
     stages/<stage id>/DONE           the done-marker: the stage's identity (its command with
                                      holes named), the attempt, times, and the result again
@@ -12,7 +14,9 @@ Layout under ``--out``::
 it either exists complete or not at all, and nothing ever replaces it: a stage with ``DONE`` is
 finished for good. A stage without it (killed, failed) runs again in a new attempt folder; the
 earlier attempts stay for inspection. A finished stage whose recorded identity differs from
-the plan's (another checkpoint, recipe or seed under the same ``--out``) is refused.
+the plan's (another checkpoint, recipe or seed under the same ``--out``) is refused; a
+pretraining attempt goes on only from an earlier attempt that recorded the plan's identity
+(:mod:`e2mc_plugin.reproduce.continuation`).
 """
 
 from __future__ import annotations
@@ -22,13 +26,21 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["Done", "StageFolder", "StageMismatchError", "write_json_atomic"]
+__all__ = [
+    "Done",
+    "StageFolder",
+    "StageMismatchError",
+    "attempt_identity",
+    "record_attempt",
+    "write_json_atomic",
+]
 
 STAGES_DIR = "stages"
 DONE_FILE = "DONE"
 RESULT_FILE = "result.json"
+COMMAND_FILE = "command.json"
 
 
 class StageMismatchError(ValueError):
@@ -50,6 +62,29 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.replace(_temporary(path.parent, data), path)
     return path
+
+
+def record_attempt(
+    attempt: Path, argv: Sequence[str], identity: Sequence[str], resumes_from: Optional[Path]
+) -> Path:
+    """``<attempt>/command.json``: what the attempt runs, as which stage identity, from where."""
+    return write_json_atomic(
+        attempt / COMMAND_FILE,
+        {
+            "argv": list(argv),
+            "cwd": str(attempt),
+            "identity": list(identity),
+            "resumes_from": None if resumes_from is None else str(resumes_from),
+        },
+    )
+
+
+def attempt_identity(attempt: Path) -> Optional[Tuple[str, ...]]:
+    """The stage identity an attempt recorded, or None (none recorded, or unreadable)."""
+    try:
+        return tuple(json.loads((attempt / COMMAND_FILE).read_text())["identity"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)

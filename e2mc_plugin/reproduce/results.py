@@ -6,7 +6,9 @@ kind       result
 convert    ``ckpt``: ``<attempt>/base/base.ckpt``, ``folder``: ``<attempt>/base`` (it holds the
            ``args.json`` that ``convert --out <attempt>/base`` writes)
 subset     ``folder``: ``<attempt>/imagenet_<n>pct``, ``images``: the files linked into it
-pretrain   ``ckpt``: the run's checkpoint (solo keeps the last one), ``folder``: its run folder
+pretrain   ``ckpt``: the run's checkpoint (solo keeps the last one), ``folder``: its run folder;
+           an attempt that went on from an earlier one's checkpoint: ``resumed_from`` too (and
+           when it had nothing left to train, that checkpoint is the result)
 linear,    ``top1``: the best ``val_acc1`` over the epochs (%), as the reference reports
 semisup,   (``best_acc1``), ``top1_last``, ``best_epoch``: from the ``metrics.json`` that
 inat18     ``e2mc-plugin linear`` writes beside the checkpoint
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from e2mc_plugin.reproduce.plan import Stage
 
@@ -40,10 +42,18 @@ def _one(found: List[Path], what: str, where: Path) -> Path:
     return found[0]
 
 
-def _checkpoint_run(attempt: Path) -> Dict[str, Any]:
+def _checkpoint_run(attempt: Path, resumed_from: Optional[Path]) -> Dict[str, Any]:
     ckpt_dir = attempt / "ckpt"
-    ckpt = _one(sorted(ckpt_dir.rglob("*.ckpt")), "checkpoint (*.ckpt)", ckpt_dir)
-    return {"ckpt": str(ckpt), "folder": str(ckpt.parent)}
+    found = sorted(ckpt_dir.rglob("*.ckpt"))
+    if not found and resumed_from is not None:
+        # the launcher exited 0 without training: the run it went on from had no epoch left
+        ckpt = resumed_from
+    else:
+        ckpt = _one(found, "checkpoint (*.ckpt)", ckpt_dir)
+    result = {"ckpt": str(ckpt), "folder": str(ckpt.parent)}
+    if resumed_from is not None:
+        result["resumed_from"] = str(resumed_from)
+    return result
 
 
 def _probe(attempt: Path) -> Dict[str, Any]:
@@ -61,8 +71,9 @@ def _probe(attempt: Path) -> Dict[str, Any]:
     }
 
 
-def read_result(stage: Stage, attempt: Path) -> Dict[str, Any]:
-    """The result of ``stage`` from ``attempt`` (see the module table)."""
+def read_result(stage: Stage, attempt: Path, resumed_from: Optional[Path] = None) -> Dict[str, Any]:
+    """The result of ``stage`` from ``attempt`` (see the module table); ``resumed_from``: the
+    checkpoint a pretraining attempt went on from."""
     kind = stage.kind
     if kind == "convert":
         ckpt = attempt / "base" / "base.ckpt"
@@ -78,7 +89,7 @@ def read_result(stage: Stage, attempt: Path) -> Dict[str, Any]:
             "images": sum(1 for p in folder.rglob("*") if not p.is_dir()),
         }
     if kind == "pretrain":
-        return _checkpoint_run(attempt)
+        return _checkpoint_run(attempt, resumed_from)
     if kind in ("linear", "semisup", "inat18"):
         return _probe(attempt)
     if kind == "voc07":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-from e2mc_plugin.reproduce.cost import StepTime, stage_cost
+from e2mc_plugin.reproduce.cost import StageCost, StepTime, stage_cost
 from e2mc_plugin.reproduce.plan import Plan, Ref, Stage
 from e2mc_plugin.reproduce.runner import display_command
 
@@ -54,40 +54,47 @@ def _header(plan: Plan, step: Optional[StepTime]) -> List[str]:
     return lines
 
 
+def _cost_columns(plan: Plan, step: Optional[StepTime]) -> Optional[List[StageCost]]:
+    """Each stage's cost, in plan order; None for a smoke plan (no GPU estimate)."""
+    if plan.settings.smoke:
+        return None
+    return [stage_cost(stage, plan.row, step) for stage in plan.stages]
+
+
+def _total(plan: Plan, out: Path, costs: Optional[List[StageCost]]) -> str:
+    if costs is None:
+        return f"total: {len(plan.stages)} stages, on the CPU"
+    devices = plan.settings.devices
+    hours = sum(c.gpu_hours for c in costs)
+    disk = sum(c.disk_bytes for c in costs)
+    return (
+        f"total: {len(plan.stages)} stages; {hours:,.0f} GPU-hours = "
+        f"{hours / devices:,.1f} h on {devices} GPU(s); {human_bytes(disk)} "
+        f"written under {out} (checkpoints: fp32 weights + one momentum buffer per trained "
+        "tensor; subsets are links)"
+    )
+
+
 def format_plan(plan: Plan, out: Path, step: Optional[StepTime]) -> str:
-    """The printed plan; ``step`` None for a smoke plan (no GPU estimate)."""
-    lines = _header(plan, step)
+    """The printed plan; ``step`` None for a smoke plan (no GPU estimate): one line per stage
+    (its title, or its GPU-hours, hours on the devices and disk), then its command."""
+    costs = _cost_columns(plan, step)
     devices = plan.settings.devices
     width = max(len(s.id) for s in plan.stages)
-    lines.append("")
-    if plan.settings.smoke:
-        lines.append(f"  {'#':>3}  {'stage':<{width}}")
-    else:
-        lines.append(
-            f"  {'#':>3}  {'stage':<{width}}  {'GPU-h':>8}  {f'h on {devices} GPU(s)':>14}  "
-            f"{'disk':>9}"
-        )
-    total_hours, total_bytes = 0.0, 0
-    for i, stage in enumerate(plan.stages, 1):
-        if plan.settings.smoke:
-            lines.append(f"  {i:>3}  {stage.id:<{width}}  {stage.title}")
+    head = f"  {'#':>3}  {'stage':<{width}}"
+    if costs is not None:
+        head += f"  {'GPU-h':>8}  {f'h on {devices} GPU(s)':>14}  {'disk':>9}"
+    lines = [*_header(plan, step), "", head]
+    for i, stage in enumerate(plan.stages):
+        row = f"  {i + 1:>3}  {stage.id:<{width}}  "
+        if costs is None:
+            row += stage.title
         else:
-            cost = stage_cost(stage, plan.row, step)
-            total_hours += cost.gpu_hours
-            total_bytes += cost.disk_bytes
-            lines.append(
-                f"  {i:>3}  {stage.id:<{width}}  {cost.gpu_hours:8.1f}  "
-                f"{cost.gpu_hours / devices:14.1f}  {human_bytes(cost.disk_bytes):>9}"
+            cost = costs[i]
+            row += (
+                f"{cost.gpu_hours:8.1f}  {cost.gpu_hours / devices:14.1f}  "
+                f"{human_bytes(cost.disk_bytes):>9}"
             )
-        lines.append(f"       {plan_command(stage, out)}")
-    lines.append("")
-    if plan.settings.smoke:
-        lines.append(f"total: {len(plan.stages)} stages, on the CPU")
-    else:
-        lines.append(
-            f"total: {len(plan.stages)} stages; {total_hours:,.0f} GPU-hours = "
-            f"{total_hours / devices:,.1f} h on {devices} GPU(s); {human_bytes(total_bytes)} "
-            f"written under {out} (checkpoints: fp32 weights + one momentum buffer per trained "
-            "tensor; subsets are links)"
-        )
+        lines += [row, f"       {plan_command(stage, out)}"]
+    lines += ["", _total(plan, out, costs)]
     return "\n".join(lines)

@@ -39,10 +39,12 @@ def checkpoint_problem(path: PathLike) -> Optional[str]:
 
 
 def newest_complete(
-    candidates: Iterable[PathLike], report: Callable[[str], object] = print
+    candidates: Iterable[PathLike],
+    report: Callable[[str], object] = print,
+    who: str = "auto_resume",
 ) -> Optional[Path]:
     """The newest (modification time) complete checkpoint of ``candidates``, or None; each
-    newer one skipped is reported with ``report("auto_resume: skipping PATH: WHY")``."""
+    newer one skipped is reported with ``report(f"{who}: skipping PATH: WHY")``."""
     dated = []
     for path in candidates:
         try:
@@ -53,5 +55,5 @@ def newest_complete(
         problem = checkpoint_problem(path)
         if problem is None:
             return path
-        report(f"auto_resume: skipping {path}: {problem}")
+        report(f"{who}: skipping {path}: {problem}")
     return None

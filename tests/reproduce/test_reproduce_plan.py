@@ -145,6 +145,11 @@ def test_smoke_plan_uses_the_cpu_variants_and_the_same_formats():
     assert all(s.runtime_args == () for s in plan.stages)
     pretrain = [a.render(str, "A") for a in plan.stage("pretrain-e2mc").args]
     assert "--cpu" in pretrain and any("format: swav_official" in a for a in pretrain)
+    # the CPU recipes train 1 epoch: 2, so that a stopped stage has an epoch-end checkpoint to
+    # go on from; the paper's recipes keep their own epochs
+    assert _value(pretrain, "max_epochs") == "2"
+    paper = [a.render(str, "A") for a in _plan("swav800").stage("pretrain-e2mc").args]
+    assert not any(a.startswith("max_epochs=") for a in paper)
     convert = [a.render(str, "A") for a in plan.stage("convert-base").args]
     assert convert[-2:] == ["--format", "swav_official"]
 

@@ -148,7 +148,8 @@ def test_a_stopped_run_stops_its_launcher_and_leaves_the_stage_unmarked(
     tmp_path, signal_name, code
 ):
     """SIGTERM (a scheduler's preemption) or Ctrl-C while a stage runs: the runner stops the
-    launcher, says the stage runs again, and exits with the shell's code for the signal.
+    launcher, says the stage runs again (not a pretraining stage: from its beginning), and exits
+    with the shell's code for the signal.
 
     Ctrl-C is Python's own KeyboardInterrupt, which a process started in the background without
     job control never gets (its shell set SIGINT to ignored, as for a user's ``nohup ... &``):
@@ -169,5 +170,7 @@ def _run_stopped(tmp_path, signal_name, code):
         run_plan(Plan(**{**plan.__dict__, "stages": stages}), tmp_path / "out", rerun=["x"],
                  echo=lines.append)  # fmt: skip
     assert stopped.value.code == code
-    assert "runs again on the next call" in lines[-1]
+    assert lines[-1].endswith(
+        "stage subset-1pct has no marker and runs again from its beginning on the next call"
+    )
     assert not StageFolder(tmp_path / "out", "subset-1pct").is_done()

@@ -4,6 +4,9 @@ dist-info on ``PYTHONPATH`` (:func:`kill_env.pace_package`): a ``lightning.pytor
 
 * touches ``$PACE_DIR/epoch<E>-batch<B>`` after each training batch, then sleeps
   ``$PACE_SLEEP`` seconds (so a test can signal the run at a known point);
+* with ``$PACE_HOLD`` set to such a mark name, holds the run there (touches ``$PACE_DIR/held``
+  and waits to be killed) when its working folder holds ``$PACE_HOLD_IN`` (one run among the
+  several launcher runs of a test, e.g. one ``reproduce`` stage's attempt);
 * with ``$PACE_SLOW_SAVE`` set to a fragment of a file name, makes every write into a file whose
   name holds it stop half way: it writes half of the first chunk, touches ``$PACE_SLOW_SAVE_MARK``
   and waits to be killed (a kill in the middle of a checkpoint write, on any writer).
@@ -56,6 +59,9 @@ class Pace(pl.Callback):
         name = f"epoch{trainer.current_epoch}-batch{batch_idx}"
         Path(os.environ["PACE_DIR"], name).touch()
         time.sleep(float(os.environ.get("PACE_SLEEP", "0")))
+        if name == os.environ.get("PACE_HOLD") and os.environ["PACE_HOLD_IN"] in os.getcwd():
+            Path(os.environ["PACE_DIR"], "held").touch()
+            time.sleep(600)
 
 
 def factory():

@@ -13,8 +13,10 @@ with ``aux_losses:``), or misspelled / misplaced blocks; it does nothing for oth
 ours only): atomic checkpoint writes, random states saved and restored, a clean stop on SIGTERM.
 
 :class:`RunSummary` (only when the launcher set ``$E2MC_PLUGIN_RUN_SUMMARY``, inherited by the
-run's other processes; global rank 0, at the end of ``fit``): writes ``metrics.json`` beside the
-checkpoints and prints the checkpoint folder, the metrics file and the final metrics.
+run's other processes; global rank 0): a resumed run says where it went on from at its first
+training epoch (``e2mc-plugin pretrain: resumed from PATH at epoch 1, global step 2``); at the
+end of ``fit`` it writes ``metrics.json`` beside the checkpoints and prints the checkpoint folder,
+the metrics file and the final metrics.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ def _run_summary_class() -> type:
         BestEpoch,
         fit_record,
         format_record,
+        format_resumed,
+        resume_record,
         write_record,
     )
 
@@ -53,6 +57,16 @@ def _run_summary_class() -> type:
             self.command = command
             self.record = None
             self.best = BestEpoch()
+            self.resumed = None
+            self.started = False
+
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            if self.started or not trainer.is_global_zero:
+                return
+            self.started = True
+            self.resumed = resume_record(trainer)
+            if self.resumed is not None:
+                print(format_resumed(self.command, self.resumed), file=sys.stdout, flush=True)
 
         def on_validation_end(self, trainer, pl_module) -> None:
             self.best.observe(trainer)
@@ -60,7 +74,7 @@ def _run_summary_class() -> type:
         def on_fit_end(self, trainer, pl_module) -> None:
             if not trainer.is_global_zero:
                 return
-            self.record = fit_record(trainer, self.command, self.best)
+            self.record = fit_record(trainer, self.command, self.best, self.resumed)
             folder = self.record["folder"]
             path = (
                 Path(folder) / METRICS_FILE

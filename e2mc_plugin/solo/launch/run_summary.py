@@ -12,6 +12,11 @@ Linear probes and fine-tuning (``linear``): the reference reports the best epoch
 (not Lightning's sanity check) and the record carries both, ``{"val_acc1": {"last",
 "last_epoch", "best", "best_epoch"}}`` (epochs counted from 0, as solo's ``ep=N`` names; the
 first epoch wins a tie, as the reference's ``max``).
+
+A resumed fit (``resume_from_checkpoint``, solo's ``auto_resume``, ``fit(ckpt_path=...)``) says
+where it went on from at its first training epoch: :func:`resume_record` (the checkpoint, the
+epoch being trained and the global step restored), printed by :func:`format_resumed` and kept
+in the record as ``resumed_from``.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ __all__ = [
     "Tee",
     "fit_record",
     "format_record",
+    "format_resumed",
     "knn_summary",
     "parse_knn",
+    "resume_record",
     "umap_summary",
     "write_record",
 ]
@@ -100,10 +107,37 @@ class BestEpoch:
         }
 
 
-def fit_record(trainer: Any, command: str, best: Optional[BestEpoch] = None) -> Dict[str, Any]:
+def resume_record(trainer: Any) -> Optional[Dict[str, Any]]:
+    """``{"checkpoint", "epoch", "global_step"}`` of a fit resumed from a checkpoint, read at its
+    first training epoch's start (the epoch it trains, the step restored), or None."""
+    path = getattr(trainer, "ckpt_path", None)
+    if not path:
+        return None
+    return {
+        "checkpoint": str(Path(path).resolve()),
+        "epoch": int(trainer.current_epoch),
+        "global_step": int(trainer.global_step),
+    }
+
+
+def format_resumed(command: str, resumed: Dict[str, Any]) -> str:
+    """``e2mc-plugin pretrain: resumed from PATH at epoch 1, global step 2``."""
+    return (
+        f"e2mc-plugin {command}: resumed from {resumed['checkpoint']} at epoch "
+        f"{resumed['epoch']}, global step {resumed['global_step']}"
+    )
+
+
+def fit_record(
+    trainer: Any,
+    command: str,
+    best: Optional[BestEpoch] = None,
+    resumed: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
     """``{"command", "folder", "checkpoint", "epoch", "global_step", "metrics"}`` of a finished
     fit, plus ``BEST_METRIC: {"last", "last_epoch", "best", "best_epoch"}`` when ``best`` saw a
-    validation; ``folder`` is solo's checkpoint folder (None without ``checkpoint.enabled``)."""
+    validation and ``resumed_from`` (:func:`resume_record`) for a resumed fit; ``folder`` is
+    solo's checkpoint folder (None without ``checkpoint.enabled``)."""
     ckpt = _checkpointer(trainer)
     folder = Path(ckpt.path).resolve() if ckpt is not None else None
     last = getattr(ckpt, "last_ckpt", None) if ckpt is not None else None
@@ -119,6 +153,8 @@ def fit_record(trainer: Any, command: str, best: Optional[BestEpoch] = None) -> 
     summary = best.as_dict() if best is not None else None
     if summary is not None:
         record[BEST_METRIC] = summary
+    if resumed is not None:
+        record["resumed_from"] = resumed
     return record
 
 
