@@ -6,8 +6,8 @@
 #   scripts/run_tests.sh slow     long end-to-end runs only
 #   scripts/run_tests.sh portable the fast suite under ATEN_CPU_CAPABILITY=default: torch's
 #                                 scalar CPU kernels, i.e. another CPU's rounding on this one
-#                                 (`make test-portable`); E2MC_TEST_PATHS narrows it to some
-#                                 test folders (.ci/run: the ones that train models)
+#                                 (`make test-portable`, which .ci/run calls after `make test`);
+#                                 E2MC_TEST_PATHS narrows it to some test folders
 # The suite runs in each host's environment: tests marked for the other host are deselected, the
 # rest (pure math, adapter, loaders, recipes) run against that host's real classes. One summary
 # line per host says whether its tests ran or were skipped, and why.
