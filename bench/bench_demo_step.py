@@ -17,11 +17,11 @@ Works on either host (solo-learn 1.0.2 or 1.0.6).
 from __future__ import annotations
 
 import argparse
-import statistics
-from typing import Dict, List
+from typing import List
 
 import torch
-from step_timer import step_timer  # bench/ is sys.path[0] when run as a script
+from rounds import print_ratios, timed_rounds  # bench/ is sys.path[0] when run as a script
+from step_timer import step_timer
 
 
 def main() -> None:
@@ -51,40 +51,32 @@ def main() -> None:
     split = load_digits_split(size=dc.size)
     loader = train_loader(split, batch_size=dc.batch_size, seed=0)
     variants = {"3x3 as built": False, "centre taps on 1x1 maps": True}
-    times: Dict[str, List[float]] = {k: [] for k in variants}
-    round_medians: Dict[str, List[float]] = {k: [] for k in variants}
-    names = list(variants)
-    for r in range(args.rounds):
-        for name in names[r % 2 :] + names[: r % 2]:
-            torch.manual_seed(0)
-            model = api.build_method(cfg)
-            if variants[name]:
-                use_centre_taps(model)
-            timer = step_timer(pl)
-            api.fit(
-                model,
-                loader,
-                max_epochs=1,
-                callbacks=[timer],
-                enable_progress_bar=False,
-                seed=0,
-                limit_train_batches=args.warmup + args.steps,
-            )
-            times[name] += timer.times[args.warmup :]
-            round_medians[name].append(statistics.median(timer.times[args.warmup :]))
 
+    def fit(name: str) -> List[float]:
+        torch.manual_seed(0)
+        model = api.build_method(cfg)
+        if variants[name]:
+            use_centre_taps(model)
+        timer = step_timer(pl)
+        api.fit(
+            model,
+            loader,
+            max_epochs=1,
+            callbacks=[timer],
+            enable_progress_bar=False,
+            seed=0,
+            limit_train_batches=args.warmup + args.steps,
+        )
+        return timer.times
+
+    names = list(variants)
+    times, round_medians = timed_rounds(names, args.rounds, args.warmup, fit)
     print(
         f"solo-learn {compat.HOST_DIST_VERSION or compat.HOST_VERSION}, torch {torch.__version__}, "
         f"CPU threads {args.threads}: the demo's {dc.method} resnet18 {dc.size}x{dc.size}, "
         f"batch {dc.batch_size}, 2 crops; {args.rounds} rounds x {args.steps} timed steps"
     )
-    base, best_base = statistics.median(times[names[0]]), min(round_medians[names[0]])
-    for name, ts in times.items():
-        med, best = statistics.median(ts), min(round_medians[name])
-        print(
-            f"  {name:<24} median {med * 1e3:7.1f} ms/step (x{med / base:5.3f})   "
-            f"best round {best * 1e3:7.1f} ms/step (x{best / best_base:5.3f})"
-        )
+    print_ratios(times, round_medians, names[0], label_width=24)
     print(f"  (x = ratio to '{names[0]}')")
 
 

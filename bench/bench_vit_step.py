@@ -18,11 +18,11 @@ is ``bench/bench_gpu_step.py``.
 from __future__ import annotations
 
 import argparse
-import statistics
-from typing import Dict, List
+from typing import List
 
 import torch
-from step_timer import step_timer  # bench/ is sys.path[0] when run as a script
+from rounds import print_ratios, timed_rounds  # bench/ is sys.path[0] when run as a script
+from step_timer import step_timer
 
 HEADS = {  # the releases' head widths
     "mocov3": {"proj_hidden_dim": 4096, "proj_output_dim": 256, "pred_hidden_dim": 4096,
@@ -69,38 +69,25 @@ def main() -> None:
     loader = synthetic_pretrain_loader(
         n_steps * args.batch_size, batch_size=args.batch_size, size=args.img_size
     )
-    times: Dict[str, List[float]] = {k: [] for k in variants}
-    round_medians: Dict[str, List[float]] = {k: [] for k in variants}
-    names = list(variants)
-    for r in range(args.rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            wrap, aux = variants[name]
-            torch.manual_seed(0)
-            cfg = tiny_cfg(args.method, aux_losses=aux, **overrides)
-            cfg["optimizer"]["kwargs"] = {}  # AdamW: no SGD momentum
-            model = api.build_method(cfg, wrap=wrap)
-            timer = step_timer(pl)
-            api.fit(
-                model, loader, max_epochs=1, callbacks=[timer], enable_progress_bar=False, seed=0
-            )
-            times[name] += timer.times[args.warmup :]
-            round_medians[name].append(statistics.median(timer.times[args.warmup :]))
-            del model
 
+    def fit(name: str) -> List[float]:
+        wrap, aux = variants[name]
+        torch.manual_seed(0)
+        cfg = tiny_cfg(args.method, aux_losses=aux, **overrides)
+        cfg["optimizer"]["kwargs"] = {}  # AdamW: no SGD momentum
+        model = api.build_method(cfg, wrap=wrap)
+        timer = step_timer(pl)
+        api.fit(model, loader, max_epochs=1, callbacks=[timer], enable_progress_bar=False, seed=0)
+        return timer.times
+
+    times, round_medians = timed_rounds(list(variants), args.rounds, args.warmup, fit)
     print(
         f"solo-learn {compat.HOST_DIST_VERSION or compat.HOST_VERSION}, torch {torch.__version__}, "
         f"CPU threads {args.threads}: {args.method} ViT-S/16 {args.img_size}x{args.img_size}, "
         f"batch {args.batch_size}, 2 crops, heads {HEADS[args.method]}; "
         f"{args.rounds} rounds x {args.steps} timed steps"
     )
-    base = statistics.median(times["plain host class"])
-    best_base = min(round_medians["plain host class"])
-    for name, ts in times.items():
-        med, best = statistics.median(ts), min(round_medians[name])
-        print(
-            f"  {name:<26} median {med * 1e3:8.1f} ms/step (x{med / base:5.3f})   "
-            f"best round {best * 1e3:8.1f} ms/step (x{best / best_base:5.3f})"
-        )
+    print_ratios(times, round_medians, "plain host class", ms_width=8)
     print("  (x = ratio to the plain host class's step)")
 
 

@@ -16,11 +16,11 @@ Works on either host (solo-learn 1.0.2 or 1.0.6).
 from __future__ import annotations
 
 import argparse
-import statistics
-from typing import Dict, List
+from typing import List
 
 import torch
-from step_timer import step_timer  # bench/ is sys.path[0] when run as a script
+from rounds import print_ratios, timed_rounds  # bench/ is sys.path[0] when run as a script
+from step_timer import step_timer
 
 
 def main() -> None:
@@ -59,35 +59,23 @@ def main() -> None:
     }
     n_steps = args.warmup + args.steps
     loader = synthetic_pretrain_loader(n_steps * args.batch_size, batch_size=args.batch_size)
-    times: Dict[str, List[float]] = {k: [] for k in variants}
-    round_medians: Dict[str, List[float]] = {k: [] for k in variants}
-    names = list(variants)
-    for r in range(args.rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            wrap, aux = variants[name]
-            torch.manual_seed(0)
-            model = api.build_method(tiny_cfg(args.method, aux_losses=aux, **overrides), wrap=wrap)
-            timer = step_timer(pl)
-            api.fit(
-                model, loader, max_epochs=1, callbacks=[timer], enable_progress_bar=False, seed=0
-            )
-            times[name] += timer.times[args.warmup :]
-            round_medians[name].append(statistics.median(timer.times[args.warmup :]))
 
+    def fit(name: str) -> List[float]:
+        wrap, aux = variants[name]
+        torch.manual_seed(0)
+        model = api.build_method(tiny_cfg(args.method, aux_losses=aux, **overrides), wrap=wrap)
+        timer = step_timer(pl)
+        api.fit(model, loader, max_epochs=1, callbacks=[timer], enable_progress_bar=False, seed=0)
+        return timer.times
+
+    times, round_medians = timed_rounds(list(variants), args.rounds, args.warmup, fit)
     print(
         f"solo-learn {compat.HOST_DIST_VERSION or compat.HOST_VERSION}, torch {torch.__version__}, "
         f"CPU threads {args.threads}: {args.method} resnet18 32x32, batch {args.batch_size}, "
         f"2 crops, projector {args.proj_dim}-{args.proj_dim}-{args.proj_dim}; "
         f"{args.rounds} rounds x {args.steps} timed steps"
     )
-    base = statistics.median(times["wrapped, aux_losses: []"])
-    best_base = min(round_medians["wrapped, aux_losses: []"])
-    for name, ts in times.items():
-        med, best = statistics.median(ts), min(round_medians[name])
-        print(
-            f"  {name:<26} median {med * 1e3:7.1f} ms/step (x{med / base:5.3f})   "
-            f"best round {best * 1e3:7.1f} ms/step (x{best / best_base:5.3f})"
-        )
+    print_ratios(times, round_medians, "wrapped, aux_losses: []")
     print("  (x = ratio to 'wrapped, aux_losses: []')")
 
 

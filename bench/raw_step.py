@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 import torch.nn.functional as F
 from bench_criteria import plain_e2mc
+from rounds import rotations
 from torch import Tensor, nn
 
 from e2mc_plugin.aux_losses import build_aux_loss
@@ -157,12 +158,10 @@ def run_raw(args, device: torch.device, arch: str, only=None) -> Dict[str, List[
         return time.perf_counter() - t0
 
     times = {label: [] for label in variants}
-    names = list(variants)
-    for r in range(args.rounds):
-        for label in names[r % len(names) :] + names[: r % len(names)]:
-            for _ in range(args.warmup):
-                step(fns[label])
-            times[label] += [step(fns[label]) for _ in range(args.steps)]
+    for label in rotations(list(variants), args.rounds):
+        for _ in range(args.warmup):
+            step(fns[label])
+        times[label] += [step(fns[label]) for _ in range(args.steps)]
     return times
 
 
