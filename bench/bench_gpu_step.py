@@ -38,7 +38,6 @@ import logging
 import math
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -47,7 +46,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from raw_step import AUX_NAMES, VIT_VARIANTS, aux_spec, run_raw, sync, vit_unavailable  # noqa: E402
+from rounds import timed_rounds  # noqa: E402
 from step_goals import annotate_raw, wrapper_rows  # noqa: E402
+from step_timer import step_timer  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------
 # (B) the real solo-learn wrapper
@@ -70,19 +71,6 @@ def run_wrapper(args, device: torch.device) -> Dict[str, List[float]]:
     else:
         accelerator, precision = "cpu", 32
 
-    class StepTimer(pl.Callback):
-        def __init__(self) -> None:
-            self.times: List[float] = []
-            self._t0 = 0.0
-
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx, *rest):
-            sync(device)
-            self._t0 = time.perf_counter()
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *rest):
-            sync(device)
-            self.times.append(time.perf_counter() - self._t0)
-
     variants = {"plain host class": (False, []), "wrapped, aux_losses: []": (True, [])}
     for name in AUX_NAMES:
         variants[f"wrapped, {name}"] = (True, [aux_spec(name)])
@@ -98,25 +86,25 @@ def run_wrapper(args, device: torch.device) -> Dict[str, List[float]]:
     loader = synthetic_pretrain_loader(
         n_steps * args.batch_b, batch_size=args.batch_b, size=args.size
     )
-    times: Dict[str, List[float]] = {k: [] for k in variants}
-    names = list(variants)
-    for r in range(args.rounds):
-        for label in names[r % len(names) :] + names[: r % len(names)]:
-            wrap, aux = variants[label]
-            torch.manual_seed(0)
-            model = api.build_method(tiny_cfg("vicreg", aux_losses=aux, **overrides), wrap=wrap)
-            timer = StepTimer()
-            api.fit(
-                model,
-                loader,
-                max_epochs=1,
-                callbacks=[timer],
-                enable_progress_bar=False,
-                accelerator=accelerator,
-                precision=precision,
-                seed=0,
-            )
-            times[label] += timer.times[args.warmup :]
+
+    def fit(label: str) -> List[float]:
+        wrap, aux = variants[label]
+        torch.manual_seed(0)
+        model = api.build_method(tiny_cfg("vicreg", aux_losses=aux, **overrides), wrap=wrap)
+        timer = step_timer(pl, synchronize=lambda: sync(device))
+        api.fit(
+            model,
+            loader,
+            max_epochs=1,
+            callbacks=[timer],
+            enable_progress_bar=False,
+            accelerator=accelerator,
+            precision=precision,
+            seed=0,
+        )
+        return timer.times
+
+    times, _ = timed_rounds(list(variants), args.rounds, args.warmup, fit)
     return times
 
 
