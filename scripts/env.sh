@@ -14,6 +14,7 @@
 #                                           the checkout's path and the machine (host name) that
 #                                           set it up: a shared E2MC_HOME (a cluster home seen by
 #                                           several nodes or containers) holds other machines'
+#                                           checkouts too
 #   <environment>/ (the folder), .used      the folder is held (shared flock) by every process
 #                                           running on it (scripts/host.sh, and each Python process
 #                                           through _e2mc_env_lock.pth); .used: its last use
