@@ -30,8 +30,8 @@ from e2mc_plugin.testing.vit_official import (
 )
 
 __all__ = [
-    "backbone_of", "dino_full_release", "hf_config", "moco_models", "mocov3_release", "prefixed",
-    "save", "save_hf", "solo_vit_cfg",
+    "backbone_gap", "backbone_of", "dino_full_release", "hf_config", "images", "max_diff",
+    "moco_models", "mocov3_release", "prefixed", "save", "save_hf", "solo_vit_cfg",
 ]  # fmt: skip
 
 #: width -> (solo backbone name, DINO / timm heads)
@@ -131,3 +131,19 @@ def backbone_of(model: nn.Module, momentum: bool = False) -> nn.Module:
     """The (momentum) backbone of a built method on either host (1.0.2 names it ``encoder``)."""
     names = ("momentum_backbone", "momentum_encoder") if momentum else ("backbone", "encoder")
     return next(getattr(model, n) for n in names if isinstance(getattr(model, n, None), nn.Module))
+
+
+def images(size: int, n: int = 3, seed: int = 0) -> Tensor:
+    """``(n, 3, size, size)`` float64 standard-normal images drawn from generator ``seed``."""
+    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed)).double()
+
+
+def max_diff(a: Tensor, b: Tensor) -> float:
+    """``max |a - b|`` over all elements."""
+    return float((a - b).abs().max())
+
+
+def backbone_gap(model: nn.Module, ref: nn.Module, x: Tensor) -> float:
+    """``max |f(x) - ref(x)|`` of ``model``'s online backbone ``f`` and the reference ViT
+    ``ref`` (cast to float64, eval mode) on the images ``x``."""
+    return max_diff(backbone_of(model)(x), ref.double().eval()(x))

@@ -15,9 +15,18 @@ from e2mc_plugin.checkpoints.registry import detect_layout
 from e2mc_plugin.checkpoints.vit import ViTArchitectureError
 from e2mc_plugin.solo.api import build_method
 from e2mc_plugin.testing.vit_official import DINOHead, DINOViT, randomise
-from e2mc_plugin.testing.vit_releases import backbone_of, dino_full_release, save, solo_vit_cfg
+from e2mc_plugin.testing.vit_releases import (
+    backbone_gap,
+    backbone_of,
+    dino_full_release,
+    images,
+    max_diff,
+    save,
+    solo_vit_cfg,
+)
 
 TOL = 1e-10
+SEED = 11
 HEAD = {"proj_hidden_dim": 64, "proj_output_dim": 32, "num_prototypes": 50}
 
 
@@ -32,14 +41,6 @@ def _refs(patch: int, width: int = 384, heads: int = 6, seed: int = 0):
 def _solo(kwargs, method="dino"):
     model = build_method(solo_vit_cfg(method, 384, kwargs, **HEAD), wrap=False)
     return model.double().eval()
-
-
-def _images(size: int, n: int = 3) -> torch.Tensor:
-    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(11)).double()
-
-
-def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max())
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +68,13 @@ def test_full_checkpoint_is_the_same_function_in_solo_dino(s16):
     model = _solo({"img_size": 32})
     report = initialize_from_checkpoint(model, load_checkpoint(full))  # strict, full scope
     assert any("resized 14x14 -> 2x2" in n for n in report.notes)
-    x = _images(32)
+    x = images(32, seed=SEED)
     ref = [m.double().eval() for m in (student, teacher, s_head, t_head)]
     f_s, f_t = backbone_of(model)(x), backbone_of(model, momentum=True)(x)
-    assert _diff(f_s, ref[0](x)) < TOL
-    assert _diff(f_t, ref[1](x)) < TOL
-    assert _diff(model.head(f_s), ref[2](ref[0](x))) < TOL
-    assert _diff(model.momentum_head(f_t), ref[3](ref[1](x))) < TOL
+    assert max_diff(f_s, ref[0](x)) < TOL
+    assert max_diff(f_t, ref[1](x)) < TOL
+    assert max_diff(model.head(f_s), ref[2](ref[0](x))) < TOL
+    assert max_diff(model.momentum_head(f_t), ref[3](ref[1](x))) < TOL
 
 
 @torch.no_grad()
@@ -87,8 +88,7 @@ def test_backbone_file_is_the_teachers_function_and_named_by_its_file_name(s16):
     )
     model = _solo({"img_size": 48})
     initialize_from_checkpoint(model, loaded, scope="backbone")
-    x = _images(48)
-    assert _diff(backbone_of(model)(x), teacher.double().eval()(x)) < TOL
+    assert backbone_gap(model, teacher, images(48, seed=SEED)) < TOL
 
 
 @torch.no_grad()
@@ -104,8 +104,7 @@ def test_patch_8_loads_through_backbone_kwargs_and_is_refused_without(tmp_path):
     )
     model = _solo({"img_size": 32, "patch_size": 8})
     initialize_from_checkpoint(model, loaded, scope="backbone")
-    x = _images(32)
-    assert _diff(backbone_of(model)(x), teacher.double().eval()(x)) < TOL
+    assert backbone_gap(model, teacher, images(32, seed=SEED)) < TOL
 
 
 @pytest.mark.slow
@@ -121,7 +120,7 @@ def test_real_size_vit_b16_full_checkpoint_at_224_px(tmp_path):
                        num_prototypes=4096)  # fmt: skip
     model = build_method(cfg, wrap=False).double().eval()
     initialize_from_checkpoint(model, load_checkpoint(path))
-    x = _images(224, n=2)
+    x = images(224, n=2, seed=SEED)
     f = backbone_of(model)(x)
-    assert _diff(f, student.double().eval()(x)) < TOL
-    assert _diff(model.head(f), heads[0].double().eval()(student(x))) < TOL
+    assert max_diff(f, student.double().eval()(x)) < TOL
+    assert max_diff(model.head(f), heads[0].double().eval()(student(x))) < TOL

@@ -13,9 +13,10 @@ from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint
 from e2mc_plugin.checkpoints.vit import ViTArchitectureError
 from e2mc_plugin.solo.api import build_method
 from e2mc_plugin.testing.vit_official import DINOv2ViT, randomise
-from e2mc_plugin.testing.vit_releases import backbone_of, save, solo_vit_cfg
+from e2mc_plugin.testing.vit_releases import backbone_gap, images, save, solo_vit_cfg
 
 TOL = 1e-10
+SEED = 5
 
 
 def _release(tmp_path, registers: int, seed: int = 0):
@@ -25,8 +26,13 @@ def _release(tmp_path, registers: int, seed: int = 0):
     return ref, save(ref.state_dict(), str(tmp_path / name))
 
 
-def _images(size: int, n: int = 3) -> torch.Tensor:
-    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(5)).double()
+def _refusal(cfg, path) -> str:
+    """The one-line error of initialising ``cfg``'s model from the release at ``path``."""
+    with pytest.raises(ViTArchitectureError) as err:
+        initialize_from_checkpoint(
+            build_method(cfg, wrap=False), load_checkpoint(path), scope="backbone"
+        )
+    return str(err.value)
 
 
 @pytest.mark.parametrize("registers", [0, 4])
@@ -47,18 +53,13 @@ def test_hub_backbone_is_the_same_function_with_its_backbone_kwargs(tmp_path, re
     report = initialize_from_checkpoint(model, loaded, scope="backbone")
     assert any("resized 37x37 -> 2x2" in n for n in report.notes)
     assert any("mask_token" in n for n in report.notes)
-    x = _images(28)
-    assert float((backbone_of(model)(x) - ref.double().eval()(x)).abs().max()) < TOL
+    assert backbone_gap(model, ref, images(28, seed=SEED)) < TOL
 
 
 def test_refused_in_one_line_without_layerscale(tmp_path):
     _, path = _release(tmp_path, 0, seed=3)
     cfg = solo_vit_cfg("dino", 384, {"patch_size": 14, "img_size": 28})
-    with pytest.raises(ViTArchitectureError) as err:
-        initialize_from_checkpoint(
-            build_method(cfg, wrap=False), load_checkpoint(path), scope="backbone"
-        )
-    assert str(err.value) == (
+    assert _refusal(cfg, path) == (
         "DINOv2 ViT-S/14 has LayerScale (ls1/ls2.gamma); this dino's vit_small has no "
         "LayerScale: set backbone.kwargs.patch_size=14, backbone.kwargs.init_values=1.0, "
         "backbone.kwargs.img_size=28"
@@ -68,11 +69,7 @@ def test_refused_in_one_line_without_layerscale(tmp_path):
 def test_registers_refused_in_one_line_without_reg_tokens(tmp_path):
     _, path = _release(tmp_path, 4, seed=4)
     cfg = solo_vit_cfg("dino", 384, {"patch_size": 14, "img_size": 28, "init_values": 1.0})
-    with pytest.raises(ViTArchitectureError) as err:
-        initialize_from_checkpoint(
-            build_method(cfg, wrap=False), load_checkpoint(path), scope="backbone"
-        )
-    assert str(err.value) == (
+    assert _refusal(cfg, path) == (
         "DINOv2 ViT-S/14 with 4 registers has 4 register tokens and a position table with 0 "
         "prefix row(s); this dino's vit_small has 0 and 1: set backbone.kwargs.patch_size=14, "
         "backbone.kwargs.init_values=1.0, backbone.kwargs.reg_tokens=4, "
@@ -92,5 +89,4 @@ def test_real_size_vit_b14_with_registers_at_224_px(tmp_path):
     kwargs = loaded.architecture.backbone_kwargs()
     model = build_method(solo_vit_cfg("dino", 768, kwargs), wrap=False).double().eval()
     initialize_from_checkpoint(model, loaded, scope="backbone")
-    x = _images(224, n=2)
-    assert float((backbone_of(model)(x) - ref.double().eval()(x)).abs().max()) < TOL
+    assert backbone_gap(model, ref, images(224, n=2, seed=SEED)) < TOL

@@ -14,13 +14,18 @@ from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint 
 from e2mc_plugin.solo.api import build_method  # noqa: E402
 from e2mc_plugin.testing.vit_hf import HFViT, hf_state_from_official  # noqa: E402
 from e2mc_plugin.testing.vit_official import DINOv2ViT, DINOViT, randomise  # noqa: E402
-from e2mc_plugin.testing.vit_releases import backbone_of, hf_config, save_hf, solo_vit_cfg  # noqa: E402
+from e2mc_plugin.testing.vit_releases import (  # noqa: E402
+    backbone_gap,
+    backbone_of,
+    hf_config,
+    images,
+    max_diff,
+    save_hf,
+    solo_vit_cfg,
+)
 
 TOL = 1e-10
-
-
-def _images(size: int, n: int = 3) -> torch.Tensor:
-    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(9)).double()
+SEED = 9
 
 
 def _hf(official, heads: int, img: int, dinov2: bool, **extra):
@@ -46,10 +51,10 @@ def test_dino_vitmodel_layout_with_the_original_eps_is_the_same_function(tmp_pat
     ]
     model = build_method(solo_vit_cfg("dino", 384, {}), wrap=False).double().eval()
     initialize_from_checkpoint(model, loaded, scope="backbone")
-    x = _images(224, n=2)
+    x = images(224, n=2, seed=SEED)
     f = backbone_of(model)(x)
-    assert float((f - ref.double().eval()(x)).abs().max()) < TOL
-    assert float((f - official.double().eval()(x)).abs().max()) < TOL
+    assert max_diff(f, ref.double().eval()(x)) < TOL
+    assert max_diff(f, official.double().eval()(x)) < TOL
 
 
 def test_dino_vitmodel_eps_of_transformers_conversion_is_reported(tmp_path):
@@ -83,5 +88,4 @@ def test_dinov2_layouts_are_the_same_function(tmp_path, registers):
     model = build_method(solo_vit_cfg("dino", 384, kwargs), wrap=False).double().eval()
     report = initialize_from_checkpoint(model, loaded, scope="backbone")
     assert any("5x5 -> 2x2" in n for n in report.notes)
-    x = _images(28)
-    assert float((backbone_of(model)(x) - ref.double().eval()(x)).abs().max()) < TOL
+    assert backbone_gap(model, ref, images(28, seed=SEED)) < TOL

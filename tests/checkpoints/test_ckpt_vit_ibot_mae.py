@@ -12,17 +12,10 @@ from e2mc_plugin.checkpoints import initialize_from_checkpoint, load_checkpoint
 from e2mc_plugin.checkpoints.initialize import CheckpointMismatchError
 from e2mc_plugin.solo.api import build_method
 from e2mc_plugin.testing.vit_official import IBOTViT, MAEEncoder, randomise
-from e2mc_plugin.testing.vit_releases import backbone_of, save, solo_vit_cfg
+from e2mc_plugin.testing.vit_releases import backbone_gap, images, save, solo_vit_cfg
 
 TOL = 1e-10
-
-
-def _images(size: int, n: int = 3) -> torch.Tensor:
-    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(8)).double()
-
-
-def _diff(a, b) -> float:
-    return float((a - b).abs().max())
+SEED = 8
 
 
 @torch.no_grad()
@@ -35,8 +28,7 @@ def test_ibot_teacher_backbone_is_the_same_function_in_solo_dino(tmp_path):
     assert "width 384" in loaded.architecture.heads_from
     model = build_method(solo_vit_cfg("dino", 384, {"img_size": 32}), wrap=False).double().eval()
     initialize_from_checkpoint(model, loaded, scope="backbone")
-    x = _images(32)
-    assert _diff(backbone_of(model)(x), ref.double().eval()(x)) < TOL
+    assert backbone_gap(model, ref, images(32, seed=SEED)) < TOL
 
 
 @torch.no_grad()
@@ -50,8 +42,7 @@ def test_ibot_student_with_layerscale_gammas_and_masked_embed(tmp_path):
     assert kwargs == {"init_values": 1.0, "img_size": 32}
     model = build_method(solo_vit_cfg("dino", 384, kwargs), wrap=False).double().eval()
     initialize_from_checkpoint(model, loaded, scope="backbone")
-    x = _images(32)
-    assert _diff(backbone_of(model)(x), ref.double().eval()(x)) < TOL
+    assert backbone_gap(model, ref, images(32, seed=SEED)) < TOL
 
 
 @torch.no_grad()
@@ -69,8 +60,7 @@ def test_mae_encoder_is_the_same_function_and_its_heads_are_reported_absent(tmp_
     report = initialize_from_checkpoint(model, loaded, scope="backbone")
     assert any("sin-cos position table initialises" in n for n in report.notes)
     assert any("3x3" in n and "(mae)" in n for n in report.notes)
-    x = _images(48)
-    assert _diff(backbone_of(model)(x), ref.resized(48).double().eval()(x)) < TOL
+    assert backbone_gap(model, ref.resized(48), images(48, seed=SEED)) < TOL
 
 
 @pytest.mark.slow
@@ -80,5 +70,4 @@ def test_real_size_mae_vit_b16_at_224_px(tmp_path):
     path = save({"model": ref.state_dict()}, str(tmp_path / "mae_pretrain_vit_base.pth"))
     model = build_method(solo_vit_cfg("byol", 768, {}), wrap=False).double().eval()
     initialize_from_checkpoint(model, load_checkpoint(path), scope="backbone")
-    x = _images(224, n=2)
-    assert _diff(backbone_of(model)(x), ref.double().eval()(x)) < TOL
+    assert backbone_gap(model, ref, images(224, n=2, seed=SEED)) < TOL

@@ -13,6 +13,8 @@ from e2mc_plugin.checkpoints.vit import ViTArchitectureError
 from e2mc_plugin.solo.api import build_method
 from e2mc_plugin.testing.vit_releases import (
     backbone_of,
+    images,
+    max_diff,
     moco_models,
     mocov3_release,
     save,
@@ -22,15 +24,8 @@ from e2mc_plugin.testing.vit_releases import (
 pytest.importorskip("solo.methods.mocov3", reason="solo-learn 1.0.6 (mocov3) not installed")
 
 TOL = 1e-10
+SEED = 3
 HEAD = {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64}
-
-
-def _images(size: int, n: int = 4) -> torch.Tensor:
-    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(3)).double()
-
-
-def _diff(a, b) -> float:
-    return float((a - b).abs().max())
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +57,15 @@ def test_full_checkpoint_is_the_same_function_in_solo_mocov3(release):
     state = model.state_dict()
     for dst in loaded.report.mapped.values():
         assert torch.equal(state[dst], loaded.state_dict[dst].double()), dst
-    x = _images(32)
+    x = images(32, n=4, seed=SEED)
     refs = [m.double().eval() for m in (base, momentum, predictor)]
     f, z = refs[0](x)
     fm, zm = refs[1](x)
-    assert _diff(backbone_of(model)(x), f) < TOL
-    assert _diff(model.projector(backbone_of(model)(x)), z) < TOL
-    assert _diff(model.predictor(model.projector(backbone_of(model)(x))), refs[2](z)) < TOL
-    assert _diff(backbone_of(model, momentum=True)(x), fm) < TOL
-    assert _diff(model.momentum_projector(backbone_of(model, momentum=True)(x)), zm) < TOL
+    assert max_diff(backbone_of(model)(x), f) < TOL
+    assert max_diff(model.projector(backbone_of(model)(x)), z) < TOL
+    assert max_diff(model.predictor(model.projector(backbone_of(model)(x))), refs[2](z)) < TOL
+    assert max_diff(backbone_of(model, momentum=True)(x), fm) < TOL
+    assert max_diff(model.momentum_projector(backbone_of(model, momentum=True)(x)), zm) < TOL
 
 
 @pytest.mark.parametrize("scope", ["backbone", "full"])
@@ -107,7 +102,7 @@ def test_real_size_vit_s_release_heads_at_224_px(tmp_path):
                        pred_hidden_dim=4096)  # fmt: skip
     model = build_method(cfg, wrap=False).double().eval()
     initialize_from_checkpoint(model, load_checkpoint(path))
-    x = _images(224, n=2)
+    x = images(224, n=2, seed=SEED)
     f, z = base.double().eval()(x)
-    assert _diff(backbone_of(model)(x), f) < TOL
-    assert _diff(model.projector(backbone_of(model)(x)), z) < TOL
+    assert max_diff(backbone_of(model)(x), f) < TOL
+    assert max_diff(model.projector(backbone_of(model)(x)), z) < TOL
