@@ -21,6 +21,7 @@ from typing import Any, Dict, Mapping, Optional
 import torch
 from torch import Tensor, nn
 
+from e2mc_plugin.backbone_names import KNOWN
 from e2mc_plugin.testing.vit_official import (
     DINOHead,
     DINOViT,
@@ -129,7 +130,7 @@ def solo_vit_cfg(
 
 def backbone_of(model: nn.Module, momentum: bool = False) -> nn.Module:
     """The (momentum) backbone of a built method on either host (1.0.2 names it ``encoder``)."""
-    names = ("momentum_backbone", "momentum_encoder") if momentum else ("backbone", "encoder")
+    names = [f"momentum_{n}" for n in KNOWN] if momentum else KNOWN
     return next(getattr(model, n) for n in names if isinstance(getattr(model, n, None), nn.Module))
 
 

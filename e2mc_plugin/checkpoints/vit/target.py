@@ -17,6 +17,7 @@ from typing import Any, Mapping, Optional, Tuple
 
 from torch import nn
 
+from e2mc_plugin.backbone_names import KNOWN
 from e2mc_plugin.method_families import host_method
 
 _TIMM_HEADS = {"vit_tiny": 3, "vit_small": 6, "vit_base": 12, "vit_large": 16}
@@ -50,7 +51,7 @@ class ViTTarget:
 
 def backbone_module(model: nn.Module) -> Optional[nn.Module]:
     """The online backbone of a built solo-learn method (``backbone``; 1.0.2: ``encoder``)."""
-    for name in ("backbone", "encoder"):
+    for name in KNOWN:
         module = getattr(model, name, None)
         if isinstance(module, nn.Module):
             return module
