@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from e2mc_plugin.checkpoints.vit.layout import geometry, looks_like_vit, square_grid
+from e2mc_plugin.checkpoints.vit.layout import geometry, is_square, looks_like_vit, square_grid
 from e2mc_plugin.checkpoints.vit.release import ViTRelease
 
 
@@ -17,7 +17,7 @@ def anonymous_vit(raw: Any, what: str) -> Optional[ViTRelease]:
     geo = geometry(raw)
     prefix = 1 + geo["registers"] if "reg_token" in raw else 1
     rows = geo["rows"]
-    grid_rows = rows - prefix if square_rows(rows - prefix) else rows
+    grid_rows = rows - prefix if is_square(rows - prefix) else rows
     return ViTRelease(
         family="timm", embed_dim=geo["embed_dim"], depth=geo["depth"],
         patch_size=geo["patch_size"], num_heads=None,
@@ -26,8 +26,3 @@ def anonymous_vit(raw: Any, what: str) -> Optional[ViTRelease]:
         layerscale=geo["layerscale"], registers=geo["registers"],
         pos_prefix=rows - grid_rows, grid=square_grid(grid_rows), resample="timm",
     )  # fmt: skip
-
-
-def square_rows(rows: int) -> bool:
-    side = int(round(rows**0.5))
-    return side * side == rows

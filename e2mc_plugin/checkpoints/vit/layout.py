@@ -22,11 +22,17 @@ def depth(state: Mapping[str, Tensor], prefix: str = "") -> int:
     return len({k[len(start) :].split(".", 1)[0] for k in state if k.startswith(start)})
 
 
+def is_square(rows: int) -> bool:
+    """True if ``rows`` position rows form an (n, n) grid."""
+    side = int(round(math.sqrt(rows)))
+    return side * side == rows
+
+
 def square_grid(rows: int) -> Tuple[int, int]:
     """The (n, n) grid of ``rows`` position rows; ValueError if not a square."""
-    side = int(round(math.sqrt(rows)))
-    if side * side != rows:
+    if not is_square(rows):
         raise ValueError(f"a position table of {rows} patch rows is not a square grid")
+    side = int(round(math.sqrt(rows)))
     return side, side
 
 
