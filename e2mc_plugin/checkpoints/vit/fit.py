@@ -19,7 +19,8 @@ import dataclasses
 import logging
 from typing import Dict, List, Optional
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from e2mc_plugin.checkpoints.report import LoadedCheckpoint
 from e2mc_plugin.checkpoints.vit.pos_embed import resample_table
@@ -105,6 +106,21 @@ def check_fits(release: ViTRelease, target: ViTTarget) -> None:
         )
 
 
+def _resize_tables(
+    state: Dict[str, Tensor],
+    release: ViTRelease,
+    target: ViTTarget,
+    dtype: Optional[torch.dtype] = None,
+) -> None:
+    """Resize every ``*pos_embed`` of ``state``, in place, from the release's patch grid to the
+    target's, as the release's model does, in ``dtype`` (None: each table's own)."""
+    for key in [k for k in state if k.endswith("pos_embed")]:
+        state[key] = resample_table(
+            state[key], release.pos_prefix, release.grid, target.grid, release.resample,
+            dtype or state[key].dtype,
+        )  # fmt: skip
+
+
 def fit_release(model: nn.Module, loaded: LoadedCheckpoint) -> LoadedCheckpoint:
     """``loaded`` checked against ``model``'s ViT and with its position tables on the model's
     grid (a new :class:`LoadedCheckpoint`; the input is not modified). Non-ViT models and
@@ -140,11 +156,7 @@ def fit_release(model: nn.Module, loaded: LoadedCheckpoint) -> LoadedCheckpoint:
     state = dict(loaded.state_dict)
     if release.grid != target.grid:
         table = getattr(backbone_module(model), "pos_embed", None)
-        for key in [k for k in state if k.endswith("pos_embed")]:
-            dtype = table.dtype if table is not None else state[key].dtype
-            state[key] = resample_table(
-                state[key], release.pos_prefix, release.grid, target.grid, release.resample, dtype
-            )
+        _resize_tables(state, release, target, table.dtype if table is not None else None)
         notes.append(
             f"position table resized {release.grid[0]}x{release.grid[1]} -> "
             f"{target.grid[0]}x{target.grid[1]} as {release.family}'s model does at that input "
@@ -168,11 +180,7 @@ def fit_release_to_args(loaded: LoadedCheckpoint, args: Dict) -> LoadedCheckpoin
     if release.grid == target.grid:
         return loaded
     state: Dict = dict(loaded.state_dict)
-    for key in [k for k in state if k.endswith("pos_embed")]:
-        state[key] = resample_table(
-            state[key], release.pos_prefix, release.grid, target.grid, release.resample,
-            state[key].dtype,
-        )  # fmt: skip
+    _resize_tables(state, release, target)
     note = (
         f"position table resized {release.grid[0]}x{release.grid[1]} -> {target.grid[0]}x"
         f"{target.grid[1]} ({release.resample})"
