@@ -78,9 +78,14 @@ class _Plan:
 
 
 def _plan(
-    model: nn.Module, loaded: LoadedCheckpoint, scope: str, attr: str, exempt: Tuple[str, ...]
+    model: nn.Module,
+    target: Dict[str, torch.Tensor],
+    loaded: LoadedCheckpoint,
+    scope: str,
+    attr: str,
+    exempt: Tuple[str, ...],
 ) -> _Plan:
-    target = model.state_dict()
+    """The :class:`_Plan` of loading ``loaded`` into ``model`` (``target``: its state dict)."""
     plan = _Plan(attr, scope, exempt, _host_buffers(model))
     model_backbone = f"{attr}."
     if scope == "backbone":
@@ -199,7 +204,7 @@ def initialize_from_checkpoint(
     attr = backbone_attr or attr_of(target)
     pairs = _momentum_pairs(model)
     exempt = _EXEMPT_PREFIXES + tuple(p for _, p, _, _ in pairs)
-    plan = _plan(model, loaded, scope, attr, exempt)
+    plan = _plan(model, target, loaded, scope, attr, exempt)
     if strict and (plan.missing or plan.unexpected or plan.mismatched):
         raise CheckpointMismatchError(
             _mismatch_message(loaded, scope, plan.missing, plan.unexpected, plan.mismatched)
