@@ -207,18 +207,18 @@ class AuxLossesMixin:
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int, *args: Any) -> None:
         super().on_train_batch_end(outputs, batch, batch_idx, *args)
         if self._aux_groups:
-            check_after_batch([aux for _, aux in self._aux_groups], self, batch_idx)
+            check_after_batch(self.aux_losses, self, batch_idx)
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
         if self._aux_groups:
-            check_after_epoch([aux for _, aux in self._aux_groups], self)
+            check_after_epoch(self.aux_losses, self)
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         # runs inside trainer.save_checkpoint before anything is written, for every writer
         # (solo's Checkpointer, Lightning's ModelCheckpoint, a user's call)
         if self._aux_groups:
-            check_before_save([aux for _, aux in self._aux_groups], self)
+            check_before_save(self.aux_losses, self)
         super().on_save_checkpoint(checkpoint)
         record_aux(checkpoint, self._recipe)
         record_absent(checkpoint, self._absent_in_source)
