@@ -5,6 +5,7 @@ backbone in torchvision names, and refuses to replace it without --force."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,28 +13,9 @@ import torch
 import torchvision
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "examples" / "continue_torchvision_resnet50.py"
-
-
-def image_folder(root: Path, n: int = 8) -> Path:
-    from PIL import Image
-
-    gen = torch.Generator().manual_seed(0)
-    for i in range(n):
-        folder = root / f"class_{i % 2}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pixels = torch.randint(0, 256, (40, 40, 3), generator=gen, dtype=torch.uint8)
-        Image.fromarray(pixels.numpy()).save(folder / f"img_{i}.png")
-    return root
-
-
-def example():
-    """The script as a module (its main(argv) runs in this process: Lightning is imported once)."""
-    spec = importlib.util.spec_from_file_location("continue_torchvision_resnet50", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from example_scripts import load_example, random_images  # noqa: E402
 
 
 @pytest.mark.timeout(200)
@@ -42,7 +24,7 @@ def example():
     reason="needs lightly 1.6 (requirements/host-1.0.6-no-deps.txt)",
 )
 def test_example_continues_a_release_with_e2mc_and_writes_a_torchvision_backbone(tmp_path, capsys):
-    images = image_folder(tmp_path / "images")
+    images = random_images(tmp_path / "images", 8, 40, classes=2)
     torch.manual_seed(0)
     release = torchvision.models.resnet18().state_dict()
     release["bn1.running_var"].fill_(5.0)  # a fresh ResNet has 1.0: tells where training began
@@ -51,7 +33,7 @@ def test_example_continues_a_release_with_e2mc_and_writes_a_torchvision_backbone
     out = tmp_path / "run"
     args = [str(images), "--out", str(out), "--weights", str(weights), "--arch", "resnet18"]
     small = ["--max-steps", "1", "--batch-size", "4", "--input-size", "32", "--proj-dim", "32"]
-    script = example()
+    script = load_example("continue_torchvision_resnet50")
     code = script.main([*args, *small, "--workers", "0", "--accelerator", "cpu", "--devices", "1"])
     printed = capsys.readouterr()
     assert code == 0

@@ -7,6 +7,7 @@ refused by the timm ViT-S/16 in one line."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,31 +17,14 @@ from e2mc_plugin.checkpoints.vit import ViTArchitectureError
 from e2mc_plugin.testing.vit_official import DINOHead, DINOViT, randomise
 from e2mc_plugin.testing.vit_releases import dino_full_release, save
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "examples" / "continue_dino_vit.py"
+# tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from example_scripts import load_example, random_images  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("lightly") is None,
     reason="needs lightly 1.6 (requirements/host-1.0.6-no-deps.txt)",
 )
-
-
-def _images(root: Path, n: int = 4) -> Path:
-    from PIL import Image
-
-    gen = torch.Generator().manual_seed(0)
-    root.mkdir(parents=True)
-    for i in range(n):
-        pixels = torch.randint(0, 256, (64, 64, 3), generator=gen, dtype=torch.uint8)
-        Image.fromarray(pixels.numpy()).save(root / f"img_{i}.png")
-    return root
-
-
-def _example():
-    spec = importlib.util.spec_from_file_location("continue_dino_vit", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 SMALL = ["--hidden-dim", "64", "--bottleneck-dim", "32", "--out-dim", "50", "--local-views", "2",
@@ -55,8 +39,9 @@ def test_example_continues_a_dino_vit_release_with_e2mc(tmp_path, capsys):
     weights = save(dino_full_release(student, teacher, *heads, "vit_small", 16),
                    str(tmp_path / "dino_deitsmall16_pretrain_full_checkpoint.pth"))  # fmt: skip
     out = tmp_path / "run"
-    code = _example().main([str(_images(tmp_path / "images")), "--out", str(out),
-                            "--weights", weights, *SMALL])  # fmt: skip
+    images = random_images(tmp_path / "images", 4, 64)
+    code = load_example("continue_dino_vit").main([str(images), "--out", str(out),
+                                                   "--weights", weights, *SMALL])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0
     assert "student_backbone, student_head, teacher_backbone, teacher_head" in printed
@@ -71,7 +56,7 @@ def test_example_continues_a_dino_vit_release_with_e2mc(tmp_path, capsys):
 def test_example_refuses_a_release_of_another_function(tmp_path):
     path = save(randomise(DINOViT(384, 12, 6, 8), 5).state_dict(),
                 str(tmp_path / "dino_deitsmall8_pretrain.pth"))  # fmt: skip
-    script = _example()
+    script = load_example("continue_dino_vit")
     model = script.DINO("vit_small_patch16_224", 64, 32, 50, 1e-5)
     with pytest.raises(ViTArchitectureError) as err:
         script.load_release(model, path, None, False, "vit_small_patch16_224")
