@@ -5,9 +5,15 @@ in runs of ours: a plain LightningModule trained in the same environment keeps L
 from __future__ import annotations
 
 import signal
+import sys
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
+
+# tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
+from tiny_lightning import tiny_module_class  # noqa: E402
 
 
 def test_a_plain_module_outside_the_launcher_is_left_alone(tmp_path, monkeypatch):
@@ -18,16 +24,7 @@ def test_a_plain_module_outside_the_launcher_is_left_alone(tmp_path, monkeypatch
     pl = compat.lightning()
     monkeypatch.delenv(SUMMARY_ENV, raising=False)
 
-    class Plain(pl.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.lin = torch.nn.Linear(2, 1)
-
-        def training_step(self, batch, batch_idx):
-            return self.lin(batch[0]).pow(2).mean()
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
+    Plain = tiny_module_class(pl)
 
     before = signal.getsignal(signal.SIGUSR1)
     seen = {}

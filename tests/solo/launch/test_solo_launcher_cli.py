@@ -17,6 +17,7 @@ from e2mc_plugin import cli as plugin_cli
 # tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 from launcher_env import REPO, declared_entry_points  # noqa: E402
+from tiny_lightning import tiny_module_class  # noqa: E402
 
 
 def _hydra_value(override: str):
@@ -164,18 +165,11 @@ def test_solo_launcher_run_summary_after_a_real_fit(tmp_path, monkeypatch, capsy
 
     pl = compat.lightning()
 
-    class Tiny(pl.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.lin = torch.nn.Linear(2, 1)
-
+    class Tiny(tiny_module_class(pl)):
         def training_step(self, batch, batch_idx):
-            loss = self.lin(batch[0]).pow(2).mean()
+            loss = super().training_step(batch, batch_idx)
             self.log("train_loss", loss, on_epoch=True, on_step=False)
             return loss
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
 
     monkeypatch.syspath_prepend(str(declared_entry_points(tmp_path / "meta")))
 

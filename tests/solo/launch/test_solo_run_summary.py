@@ -12,9 +12,15 @@ either host's Lightning:
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+# tests/support holds only test helpers (never tests/ itself: its solo/ folder would shadow solo)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
+from tiny_lightning import tiny_module_class  # noqa: E402
 
 ACC = [50.0, 70.0, 60.0, 70.0, 65.0]  # per epoch; best 70 first at epoch 1, last 65 at epoch 4
 SANITY = 99.0  # logged during Lightning's sanity check: must not count
@@ -29,20 +35,10 @@ def _fit(root, epochs: int, ckpt_path=None):
 
     pl = compat.lightning()
 
-    class Tiny(pl.LightningModule):
-        def __init__(self):
-            super().__init__()
-            self.lin = torch.nn.Linear(2, 1)
-
-        def training_step(self, batch, batch_idx):
-            return self.lin(batch[0]).pow(2).mean()
-
+    class Tiny(tiny_module_class(pl)):
         def validation_step(self, batch, batch_idx):
             acc = SANITY if self.trainer.sanity_checking else ACC[self.current_epoch]
             self.log("val_acc1", acc, on_epoch=True)
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(self.parameters(), lr=0.1)
 
     class EpochEndSave(pl.Callback):  # as solo's Checkpointer: in on_train_epoch_end
         def on_train_epoch_end(self, trainer, pl_module):
