@@ -139,10 +139,10 @@ def _build(name: str) -> Optional[type]:
             self.training = is_our_run(pl_module)
 
         def on_train_batch_end(self, trainer, pl_module, *args: Any) -> None:
-            self._check(trainer, _during(trainer), at_epoch_end=False)
+            self._check(trainer, at_epoch_end=False)
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
-            self._check(trainer, f"at the end of epoch {trainer.current_epoch}", at_epoch_end=True)
+            self._check(trainer, at_epoch_end=True)
 
         def _received(self, trainer) -> Optional[int]:
             if self.signals.received is not None:
@@ -151,11 +151,16 @@ def _build(name: str) -> Optional[type]:
                 stop_signal.signal.SIGTERM if getattr(trainer, "received_sigterm", False) else None
             )
 
-        def _check(self, trainer, where: str, at_epoch_end: bool) -> None:
+        def _check(self, trainer, at_epoch_end: bool) -> None:
             if not self.signals.installed:
                 return
             signum = stop_signal.agree(self._received(trainer), trainer.strategy.root_device)
-            if signum is not None:
+            if signum is not None:  # only now the words for where the run stopped
+                where = (
+                    f"at the end of epoch {trainer.current_epoch}"
+                    if at_epoch_end
+                    else _during(trainer)
+                )
                 raise SystemExit(self._stop(trainer, signum, where, at_epoch_end))
 
         def _stop(self, trainer, signum: int, where: str, at_epoch_end: bool) -> int:
