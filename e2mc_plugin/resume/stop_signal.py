@@ -37,18 +37,38 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 _OWNED_BY_OTHERS = (signal.SIGUSR1,)  # left to an existing handler (Lightning's SLURM requeue)
 
 
-def agree(received: Optional[int], device: Any = "cpu") -> Optional[int]:
+def agree(received: Optional[int], group: Any = None) -> Optional[int]:
     """The signal any process of the run received (the largest number), or None: under DDP one
     all-reduce of one number, so that every rank stops after the same batch even when the
-    signal reached only some of them; alone, ``received`` itself (no communication)."""
+    signal reached only some of them; alone, ``received`` itself (no communication).
+
+    The number travels as a CPU tensor over a gloo group (``group``, else the default group when
+    it is gloo, else one gloo group made once beside it): reading the result back never waits for
+    the GPU, so checking after every batch adds no host-device sync to the step."""
     import torch  # here: the handlers themselves need nothing but the standard library
 
     dist = torch.distributed
     if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return received
-    flag = torch.tensor([received or 0], dtype=torch.int64, device=device)
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    group = group if group is not None else _cpu_group(dist)
+    flag = torch.tensor([received or 0], dtype=torch.int64)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=group)
     return int(flag.item()) or None
+
+
+_GLOO_GROUPS: Dict[Any, Any] = {}  # default process group -> a gloo group of the same ranks
+
+
+def _cpu_group(dist: Any) -> Any:
+    """A process group whose collectives take CPU tensors: the default one when it is gloo, else a
+    gloo group of all ranks, made once per default group (every rank makes it at its first
+    check, the same batch on all of them, as ``new_group`` requires)."""
+    if dist.get_backend() == "gloo":
+        return None
+    default = dist.group.WORLD
+    if default not in _GLOO_GROUPS:
+        _GLOO_GROUPS[default] = dist.new_group(backend="gloo")
+    return _GLOO_GROUPS[default]
 
 
 def signal_name(signum: int) -> str:

@@ -21,4 +21,6 @@ def test_ranks_agree_on_a_signal_and_keep_their_own_random_states():
     for result in results:
         lines = result.output.splitlines()
         assert "AGREE None 15" in lines, result.output
+        assert "AGREE_GROUP None 10" in lines, result.output
+        assert "AGREE_NCCL None 10 1" in lines, result.output  # one gloo group, made once
         assert "STATES 2 True" in lines, result.output

@@ -154,7 +154,7 @@ def _build(name: str) -> Optional[type]:
         def _check(self, trainer, at_epoch_end: bool) -> None:
             if not self.signals.installed:
                 return
-            signum = stop_signal.agree(self._received(trainer), trainer.strategy.root_device)
+            signum = stop_signal.agree(self._received(trainer))
             if signum is not None:  # only now the words for where the run stopped
                 where = (
                     f"at the end of epoch {trainer.current_epoch}"
